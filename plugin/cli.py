@@ -1,0 +1,152 @@
+"""The ``consentry`` command line.
+
+    consentry up                      the whole service on the embedded defaults
+    consentry web | worker [QUEUES]   the parts, for scale-out on several hosts
+    consentry migrate                 bring the database schema up to date
+    consentry scan PATH... [--json]   hash (and classify, match) local files
+    consentry bank import FILE --bank NAME --category C
+    consentry bank export --bank NAME
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import sys
+from pathlib import Path
+
+from plugin.errors import ConfigError, ConsentryError
+from plugin.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = Settings.from_env()
+        return int(args.func(args, settings) or 0)
+    except ConfigError as exc:
+        print(f"consentry: configuration error: {exc.message}", file=sys.stderr)
+        return 2
+    except ConsentryError as exc:
+        print(f"consentry: {exc.message}", file=sys.stderr)
+        return 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="consentry", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("up", help="run everything (embedded Redis, web, workers)").set_defaults(
+        func=cmd_up)
+    sub.add_parser("web", help="run the web service (gunicorn)").set_defaults(func=cmd_web)
+    worker = sub.add_parser("worker", help="run a worker")
+    worker.add_argument("queues", nargs="*", help="queues to serve (default: all)")
+    worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
+    worker.set_defaults(func=cmd_worker)
+    sub.add_parser("migrate", help="migrate the database").set_defaults(func=cmd_migrate)
+    scan = sub.add_parser("scan", help="hash and match local files")
+    scan.add_argument("paths", nargs="+", type=Path)
+    scan.add_argument("--json", action="store_true", help="one JSON object per line")
+    scan.set_defaults(func=cmd_scan)
+    bank = sub.add_parser("bank", help="import and export hash banks")
+    bank_sub = bank.add_subparsers(dest="bank_command", required=True)
+    imp = bank_sub.add_parser("import", help="import a CSV hash_type,value,category,note")
+    imp.add_argument("file", type=Path)
+    imp.add_argument("--bank", required=True)
+    imp.add_argument("--category", required=True)
+    imp.set_defaults(func=cmd_bank_import)
+    exp = bank_sub.add_parser("export", help="export a bank as CSV to stdout")
+    exp.add_argument("--bank", required=True)
+    exp.set_defaults(func=cmd_bank_export)
+    return parser
+
+
+def _services(settings: Settings):
+    from plugin.services import Services
+
+    services = Services.from_settings(settings)
+    services.db.migrate()
+    return services
+
+
+def cmd_up(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.supervisor import up
+
+    return up(settings)
+
+
+def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.supervisor import child_env, web_command
+
+    _services(settings)
+    os.execve(sys.executable, web_command(settings), child_env(settings))
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
+    from workers.main import run_worker
+
+    _services(settings)
+    run_worker(args.queues, burst=args.burst)
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    _services(settings)
+    print("database is up to date")
+    return 0
+
+
+def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.matching import BankMatcher
+    from plugin.scanning import ScanContext, scan_bytes
+    from workers.context import load_classify_stages
+
+    services = _services(settings)
+    ctx = ScanContext(services=services, matcher=BankMatcher(
+        services.banks, max_distance=settings.pdq_max_distance,
+        min_quality=settings.pdq_min_quality), classifiers=load_classify_stages())
+    failed = 0
+    for path in args.paths:
+        record: dict[str, object] = {"path": str(path)}
+        try:
+            record.update(state="scanned", error=None, **scan_bytes(path.read_bytes(), ctx))
+        except OSError as exc:
+            record.update(state="error", error=f"cannot read: {exc.strerror}")
+            failed += 1
+        except ConsentryError as exc:
+            record.update(state="error", error=f"{exc.code}: {exc.message}")
+            failed += 1
+        if args.json:
+            print(json.dumps(record, sort_keys=True))
+        else:
+            matches = ", ".join(f"{m['bank']}:{m['distance']}" for m in record.get("matches", []))
+            print(f"{path}: {record['state']} pdq={record.get('pdq')} "
+                  f"q={record.get('pdq_quality')} matches=[{matches}] {record['error'] or ''}")
+    return 1 if failed else 0
+
+
+def cmd_bank_import(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.banks_io import import_csv
+
+    services = _services(settings)
+    report = import_csv(services.banks, args.file, bank=args.bank, category=args.category,
+                        progress=sys.stderr)
+    print(json.dumps(report))
+    return 0 if not report["errors"] else 1
+
+
+def cmd_bank_export(args: argparse.Namespace, settings: Settings) -> int:
+    services = _services(settings)
+    writer = csv.DictWriter(sys.stdout, fieldnames=["hash_type", "value", "category", "note"])
+    writer.writeheader()
+    for row in services.banks.entries_export(args.bank):
+        writer.writerow(row)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,132 @@
+"""Enforcement: from a status's scan results to idempotent actions, and carrying them out.
+
+``plan_actions`` is pure: policy + scans in, planned actions out. Each planned action has a
+key naming its target (``report:status:<id>``, ``account:<id>:suspend``,
+``domain:<d>:reject_media``), so however often a status is re-delivered or re-scanned, each
+action exists once. ``perform_action`` executes one stored action against the instance and
+writes the audit record in the same breath; a transient failure propagates (the job retries)
+and a permanent one is recorded as ``failed``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from plugin.errors import ConsentryError, TransientError
+from plugin.mastodon.client import InstanceClient
+from plugin.mastodon.payloads import StatusRef
+from plugin.policy import SEVERITY, Policy, Rule
+from plugin.storage.actions import ActionStore, AuditStore
+
+CATEGORY_RANK = {"legal": 3, "violation": 2, "spam": 1, "other": 0}
+
+
+@dataclass(frozen=True)
+class PlannedAction:
+    key: str
+    kind: str
+    params: dict[str, Any]
+    evidence: dict[str, Any]
+
+
+def triggered_rules(scans: list[dict[str, Any]], policy: Policy) -> list[tuple[Rule, dict]]:
+    """Each (rule, evidence) that fires for these scans."""
+    fired = []
+    for scan in scans:
+        for match in scan.get("matches") or []:
+            fired.append((policy.for_category(match["category"]),
+                          {"media_id": scan["media_id"], "match": match}))
+        for label in scan.get("labels") or []:
+            rule = policy.for_label(label["label"])
+            if rule is not None and label["score"] >= rule.min_score:
+                fired.append((rule, {"media_id": scan["media_id"], "label": label}))
+    return fired
+
+
+def plan_actions(status: StatusRef, scans: list[dict[str, Any]],
+                 policy: Policy) -> list[PlannedAction]:
+    fired = triggered_rules(scans, policy)
+    if not fired:
+        return []
+    actions = sorted({a for rule, _ in fired for a in rule.actions}, key=SEVERITY.__getitem__)
+    category = max((rule.report_category for rule, _ in fired), key=CATEGORY_RANK.__getitem__)
+    evidence = {"status_id": status.status_id, "status_url": status.url,
+                "account": status.account_acct, "findings": [e for _, e in fired]}
+    comment = _comment(fired)
+    planned = []
+    for kind in actions:
+        if kind == "report":
+            if status.report_id is None and status.account_id:
+                planned.append(PlannedAction(
+                    f"report:status:{status.status_id}", "report",
+                    {"account_id": status.account_id, "status_ids": [status.status_id],
+                     "category": category, "comment": comment,
+                     "forward": any(r.forward for r, _ in fired)}, evidence))
+        elif kind == "reject_media":
+            if status.account_domain:
+                planned.append(PlannedAction(
+                    f"domain:{status.account_domain}:reject_media", "reject_media",
+                    {"domain": status.account_domain, "comment": comment}, evidence))
+        elif status.account_id:
+            planned.append(PlannedAction(
+                f"account:{status.account_id}:{kind}", kind,
+                {"account_id": status.account_id, "text": comment,
+                 "report_key": f"report:status:{status.status_id}",
+                 "report_id": status.report_id}, evidence))
+    return planned
+
+
+def _comment(fired: list[tuple[Rule, dict]]) -> str:
+    parts = []
+    for _, found in fired:
+        if "match" in found:
+            m = found["match"]
+            parts.append(f"{m['type']} match in bank {m['bank']} ({m['category']}), "
+                         f"distance {m['distance']}")
+        else:
+            label = found["label"]
+            parts.append(f"classifier {label.get('model', '?')}: {label['label']} "
+                         f"{label['score']:.2f}")
+    return "Consentry automatic detection: " + "; ".join(dict.fromkeys(parts))
+
+
+def perform_action(action_id: int, client: InstanceClient, actions: ActionStore,
+                   audit: AuditStore) -> dict[str, Any]:
+    action = actions.action_get(action_id)
+    if action["state"] in ("done", "failed"):
+        return action
+    actions.action_attempt(action_id)
+    params = action["params"]
+    try:
+        result = _execute(action["kind"], params, client, actions)
+    except TransientError:
+        raise
+    except ConsentryError as exc:
+        actions.action_finish(action_id, "failed", error=exc.message)
+        audit.audit_append(actor="consentry", action=action["kind"], subject=action["key"],
+                           outcome="failed", evidence=action["evidence"],
+                           detail={"error": exc.message}, key=f"action:{action_id}")
+        return actions.action_get(action_id)
+    actions.action_finish(action_id, "done", result=result)
+    audit.audit_append(actor="consentry", action=action["kind"], subject=action["key"],
+                       outcome="done", evidence=action["evidence"], detail=result,
+                       key=f"action:{action_id}")
+    return actions.action_get(action_id)
+
+
+def _execute(kind: str, params: dict[str, Any], client: InstanceClient,
+             actions: ActionStore) -> dict[str, Any]:
+    if kind == "report":
+        report_id = client.report(params["account_id"], params["status_ids"], params["comment"],
+                                  params["category"], params["forward"])
+        return {"report_id": report_id}
+    if kind == "reject_media":
+        return {"domain_block_id": client.reject_media(params["domain"], params["comment"])}
+    report_id = params.get("report_id")
+    if report_id is None and params.get("report_key"):
+        report = actions.action_by_key(params["report_key"])
+        if report and report["state"] == "done":
+            report_id = report["result"]["report_id"]
+    client.account_action(params["account_id"], kind, report_id=report_id, text=params["text"])
+    return {"account_id": params["account_id"], "report_id": report_id}

@@ -1,0 +1,1 @@
+"""The Mastodon adapter: webhook payloads in, moderation API calls out."""

@@ -1,0 +1,121 @@
+"""BankMatcher: matches one picture's hashes against every enabled bank.
+
+Each worker process holds one matcher. Exact types (sha256, md5) live in a dict; PDQ codes
+live in ``plugin.index.PdqIndex`` (exact radius search) and are queried with all 8 dihedral
+hashes of the picture, so a mirrored or rotated re-post matches too. The matcher replays the
+bank change log (``BankStore.changes_since``) at most once per ``refresh_interval_s``: an entry
+added or removed anywhere is live in every worker, on every host sharing the database, within
+seconds and without a rebuild.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from typing import Any
+
+import numpy as np
+
+from plugin.hashing.image_hashes import ImageHashes
+from plugin.index import PdqIndex, pdq_hex_to_bytes
+from plugin.storage.banks import ActiveEntry, BankStore
+
+
+class BankMatcher:
+    def __init__(self, banks: BankStore, *, max_distance: int = 31, min_quality: int = 50,
+                 refresh_interval_s: float = 1.0) -> None:
+        self.banks = banks
+        self.max_distance = max_distance
+        self.min_quality = min_quality
+        self.refresh_interval_s = refresh_interval_s
+        self._seq = -1
+        self._checked_at = 0.0
+        self._reset()
+
+    def _reset(self) -> None:
+        self._entries: dict[int, ActiveEntry] = {}
+        self._exact: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self._pdq = PdqIndex(radius=self.max_distance)
+
+    def refresh(self, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and self._seq >= 0 and now - self._checked_at < self.refresh_interval_s:
+            return
+        self._checked_at = now
+        if self._seq < 0:
+            self._load_all()
+            return
+        changes = self.banks.changes_since(self._seq)
+        if not changes:
+            return
+        if any(op == "bank" for _, op, _ in changes):
+            self._load_all()
+            return
+        added = [entry_id for _, op, entry_id in changes if op == "add" and entry_id]
+        removed = [entry_id for _, op, entry_id in changes if op == "remove" and entry_id]
+        for entry_id in removed:
+            self._drop(entry_id)
+        self._add(self.banks.active_entries(added) if added else [])
+        self._seq = changes[-1][0]
+
+    def _load_all(self) -> None:
+        seq = self.banks.last_change()
+        self._reset()
+        self._add(self.banks.active_entries())
+        self._seq = seq
+
+    def _add(self, entries: list[ActiveEntry]) -> None:
+        pdq_ids, pdq_codes = [], []
+        for entry in entries:
+            self._drop(entry.entry_id)
+            self._entries[entry.entry_id] = entry
+            if entry.hash_type == "pdq":
+                pdq_ids.append(entry.entry_id)
+                pdq_codes.append(pdq_hex_to_bytes(entry.value))
+            else:
+                self._exact[(entry.hash_type, entry.value)].add(entry.entry_id)
+        if pdq_ids:
+            self._pdq.add(np.asarray(pdq_ids, dtype=np.int64), np.stack(pdq_codes))
+
+    def _drop(self, entry_id: int) -> None:
+        entry = self._entries.pop(entry_id, None)
+        if entry is None:
+            return
+        if entry.hash_type == "pdq":
+            self._pdq.remove([entry_id])
+        else:
+            self._exact[(entry.hash_type, entry.value)].discard(entry_id)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def match(self, hashes: ImageHashes) -> list[dict[str, Any]]:
+        """Every bank entry the picture matches, nearest first."""
+        self.refresh()
+        found: dict[int, int] = {}
+        for kind, value in (("sha256", hashes.sha256), ("md5", hashes.md5)):
+            for entry_id in self._exact.get((kind, value), ()):
+                found[entry_id] = 0
+        if hashes.pdq_quality >= self.min_quality and len(self._pdq):
+            queries = np.stack([pdq_hex_to_bytes(h) for h in hashes.pdq_dihedral])
+            for results in self._pdq.search_many(queries, self.max_distance):
+                for entry_id, distance in results:
+                    found[entry_id] = min(distance, found.get(entry_id, distance))
+        return self.describe(found)
+
+    def match_value(self, hash_type_name: str, value: str) -> list[dict[str, Any]]:
+        """Look up one hash value (an API lookup by hash rather than by picture)."""
+        self.refresh()
+        if hash_type_name == "pdq":
+            hits = self._pdq.search(pdq_hex_to_bytes(value), self.max_distance)
+            return self.describe(dict(hits))
+        return self.describe({i: 0 for i in self._exact.get((hash_type_name, value), ())})
+
+    def describe(self, found: dict[int, int]) -> list[dict[str, Any]]:
+        out = []
+        for entry_id, distance in found.items():
+            entry = self._entries[entry_id]
+            out.append({"bank": entry.bank, "category": entry.category,
+                        "type": entry.hash_type, "value": entry.value, "distance": distance,
+                        "entry_id": entry_id})
+        return sorted(out, key=lambda m: (m["distance"], m["bank"], m["entry_id"]))

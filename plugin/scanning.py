@@ -1,0 +1,106 @@
+"""The scan pipeline as pure functions: bytes → decoded image → hashes → matches → labels.
+
+Workers call ``scan_event`` for a webhook; ``consentry scan`` and the HTTP API call
+``scan_bytes`` for a file. The image is decoded once and the same decoded image goes to every
+hash type and classifier. A media that cannot be scanned (refused URL, broken file, too big)
+ends as a per-media ``error`` state, never as a crashed job; only transient failures (network,
+5xx) propagate so that RQ retries the job, and media already scanned are skipped on retry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from PIL import Image
+
+from plugin.enforcement import PlannedAction, plan_actions
+from plugin.errors import MediaError, TransientError
+from plugin.hashing.image_hashes import hash_image
+from plugin.mastodon.payloads import MediaRef, StatusRef, WebhookEvent
+from plugin.matching import BankMatcher
+from plugin.media.decode import decode_image
+from plugin.media.fetch import FetchPolicy, fetch_media
+from plugin.services import Services
+
+#: A classifier stage: decoded RGB image in, taxonomy labels out
+#: (``[{"label", "score", "model"}]``). Implemented in ``workers`` (onnxruntime).
+Classify = Callable[[Image.Image], list[dict[str, Any]]]
+
+SCANNED_TYPES = ("image",)
+FINAL_STATES = ("scanned", "error", "unsupported")
+
+
+@dataclass
+class ScanContext:
+    services: Services
+    matcher: BankMatcher
+    classifiers: Sequence[Classify] = field(default_factory=tuple)
+
+    @property
+    def fetch_policy(self) -> FetchPolicy:
+        s = self.services.settings
+        return FetchPolicy(allow_private=s.media_allow_private, max_bytes=s.media_max_bytes,
+                           timeout_s=s.media_timeout_s)
+
+
+def scan_bytes(data: bytes, ctx: ScanContext) -> dict[str, Any]:
+    """Hash, match and classify one file's bytes. Raises ``MediaError`` when it can't."""
+    decoded = decode_image(data, max_pixels=ctx.services.settings.media_max_pixels)
+    hashes = hash_image(data, decoded.image)
+    labels = [label for classify in ctx.classifiers for label in classify(decoded.image)]
+    return {**hashes.to_dict(), "matches": ctx.matcher.match(hashes), "labels": labels,
+            "width": decoded.width, "height": decoded.height, "format": decoded.format}
+
+
+def scan_media(status: StatusRef, media: MediaRef, ctx: ScanContext) -> dict[str, Any]:
+    """Scan one attachment unless it already has a final result; return the stored row."""
+    scans = ctx.services.scans
+    row = scans.scan_claim(status, media)
+    if row.state in FINAL_STATES:
+        return scans.scan_get(media.media_id) or {}
+    if media.media_type not in SCANNED_TYPES:
+        scans.scan_save(media.media_id, state="unsupported",
+                        error=f"{media.media_type} attachments are not scanned yet")
+        return scans.scan_get(media.media_id) or {}
+    started = time.monotonic()
+    try:
+        result = _fetch_and_scan(media, ctx)
+    except MediaError as exc:
+        scans.scan_save(media.media_id, state="error", error=f"{exc.code}: {exc.message}")
+        ctx.services.metrics.count("job:scan_media:error")
+        return scans.scan_get(media.media_id) or {}
+    elapsed_ms = (time.monotonic() - started) * 1000
+    scans.scan_save(media.media_id, state="scanned", error=None, sha256=result["sha256"],
+                    pdq=result["pdq"], pdq_quality=result["pdq_quality"],
+                    pdq_dihedral=result["pdq_dihedral"], matches=result["matches"],
+                    labels=result["labels"], scan_ms=elapsed_ms)
+    ctx.services.metrics.observe_ms("scan", elapsed_ms)
+    ctx.services.metrics.count("job:scan_media:scanned")
+    return scans.scan_get(media.media_id) or {}
+
+
+def _fetch_and_scan(media: MediaRef, ctx: ScanContext) -> dict[str, Any]:
+    urls = media.fetch_urls
+    if not urls:
+        raise MediaError("attachment has no URL (still processing on the instance?)")
+    failures: list[MediaError | TransientError] = []
+    for url in urls:
+        try:
+            fetched = fetch_media(url, ctx.fetch_policy)
+            return scan_bytes(fetched.data, ctx)
+        except (MediaError, TransientError) as exc:
+            failures.append(exc)
+    # Retry later if any copy failed for a passing reason; otherwise the media is unscannable.
+    raise next((f for f in failures if isinstance(f, TransientError)), failures[-1])
+
+
+def scan_event(event: WebhookEvent, ctx: ScanContext) -> list[PlannedAction]:
+    """Scan every media of every status the event carries; return the actions to plan."""
+    planned: list[PlannedAction] = []
+    for status in event.statuses:
+        results = [scan_media(status, media, ctx) for media in status.media]
+        planned.extend(plan_actions(status, results, ctx.services.policy))
+    return planned

@@ -1,0 +1,203 @@
+"""Settings: the one place that reads the environment.
+
+Every setting has a ``CONSENTRY_`` environment name, a type and a default. Values come from, in
+order of precedence: the environment, then the config file (``$CONSENTRY_DATA_DIR/consentry.toml``
+or ``CONSENTRY_CONFIG``), then the default. A bad value stops start-up with a ``ConfigError``
+naming the setting. Nothing here runs at import time: call ``Settings.from_env()``.
+
+The file is also where ``consentry up`` stores the secrets it generates on first start (webhook
+secret, admin token), so a restart keeps them.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import secrets
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from plugin.errors import ConfigError
+
+SECRET_SETTINGS = ("admin_token", "mastodon_webhook_secret", "instance_token", "misskey_api_key")
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError(f"expected a boolean (1/0, true/false), got {raw!r}")
+
+
+def _parse_bind(raw: str) -> str:
+    host, sep, port = raw.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"expected HOST:PORT, got {raw!r}")
+    return raw
+
+
+def _parse_url(raw: str) -> str:
+    if not raw.startswith(("http://", "https://")):
+        raise ValueError(f"expected an http(s) URL, got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive integer, got {raw!r}")
+    return value
+
+
+def _non_negative_int(raw: str) -> int:
+    value = int(raw)
+    if value < 0:
+        raise ValueError(f"expected an integer >= 0, got {raw!r}")
+    return value
+
+
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if value <= 0:
+        raise ValueError(f"expected a positive number, got {raw!r}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Typed configuration. Field ``x`` is read from ``CONSENTRY_X``."""
+
+    data_dir: Path = Path("var")
+    bind: str = "127.0.0.1:8400"
+    public_url: str | None = None
+    redis_url: str | None = None
+    database_url: str | None = None
+    admin_token: str | None = None
+    mastodon_webhook_secret: str | None = None
+    instance_url: str | None = None
+    instance_token: str | None = None
+    media_allow_private: bool = False
+    policy: Path | None = None
+    misskey_api_key: str | None = None
+    webhook_max_bytes: int = 1_048_576
+    media_max_bytes: int = 40 * 1024 * 1024
+    media_max_pixels: int = 50_000_000
+    media_timeout_s: float = 20.0
+    pdq_max_distance: int = 31
+    pdq_min_quality: int = 50
+    workers: int = 1
+    web_workers: int = 2
+    remote_timeline_interval_s: int = 0
+    derivatives: bool = False
+    extra: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        return self.database_url or f"sqlite:///{(self.data_dir / 'consentry.db').resolve()}"
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.bind}"
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, config_file: Path | None = None
+    ) -> Settings:
+        env = os.environ if environ is None else environ
+        data_dir = Path(env.get("CONSENTRY_DATA_DIR", "var"))
+        path = config_file or Path(env.get("CONSENTRY_CONFIG", data_dir / "consentry.toml"))
+        file_values = _read_config_file(path)
+        values: dict[str, Any] = {"data_dir": data_dir}
+        for f in dataclasses.fields(cls):
+            if f.name in ("data_dir", "extra"):
+                continue
+            env_name = f"CONSENTRY_{f.name.upper()}"
+            raw = env.get(env_name)
+            source = env_name
+            if raw is None and f.name in file_values:
+                raw, source = str(file_values[f.name]), f"{f.name} in {path}"
+            if raw is None:
+                continue
+            try:
+                values[f.name] = _PARSERS.get(f.name, _parse_for_type(f.type))(raw)
+            except ValueError as exc:
+                raise ConfigError(f"bad value for {source}: {exc}") from None
+        return cls(**values)
+
+    def redacted(self) -> dict[str, Any]:
+        """Settings as a dict with secrets masked, for logs and `consentry up`'s banner."""
+        out = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = "***" if f.name in SECRET_SETTINGS and value else value
+        return out
+
+
+def _parse_for_type(type_name: object) -> Callable[[str], Any]:
+    text = str(type_name)
+    if "bool" in text:
+        return _parse_bool
+    if "Path" in text:
+        return Path
+    if "float" in text:
+        return _positive_float
+    if "int" in text:
+        return _non_negative_int
+    return str
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "bind": _parse_bind,
+    "public_url": _parse_url,
+    "instance_url": _parse_url,
+    "workers": _positive_int,
+    "web_workers": _positive_int,
+    "webhook_max_bytes": _positive_int,
+    "media_max_bytes": _positive_int,
+    "media_max_pixels": _positive_int,
+}
+
+
+def _read_config_file(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    return {k.lower(): v for k, v in data.items() if not isinstance(v, dict)}
+
+
+def ensure_secrets(settings: Settings) -> tuple[Settings, list[str]]:
+    """Generate the webhook secret and admin token on first start and persist them.
+
+    Returns the settings with secrets filled in and the names of those that were new. Secrets
+    given in the environment are never written to disk.
+    """
+    path = settings.data_dir / "consentry.toml"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    stored = _read_config_file(path)
+    created = []
+    for name in ("mastodon_webhook_secret", "admin_token"):
+        if getattr(settings, name) is None and name not in stored:
+            stored[name] = secrets.token_urlsafe(32)
+            created.append(name)
+    if created:
+        lines = [f'{key} = "{value}"' for key, value in stored.items() if isinstance(value, str)]
+        lines += [f"{key} = {str(value).lower()}" for key, value in stored.items()
+                  if isinstance(value, bool)]
+        lines += [f"{key} = {value}" for key, value in stored.items()
+                  if isinstance(value, int | float) and not isinstance(value, bool)]
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write("# Written by `consentry up`. Environment variables override these.\n")
+            fh.write("\n".join(lines) + "\n")
+    fills = {n: stored[n] for n in ("mastodon_webhook_secret", "admin_token")
+             if getattr(settings, n) is None}
+    return dataclasses.replace(settings, **fills), created

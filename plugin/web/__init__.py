@@ -1,0 +1,1 @@
+"""The web side: the app factory, blueprints, authentication and error mapping."""

@@ -1,0 +1,24 @@
+"""The Flask app factory: a table of contents, nothing more.
+
+No network, threads or migrations happen here; ``consentry up``/``consentry web`` migrate the
+database before serving. Gunicorn loads ``plugin.web.app:create_app()``.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from plugin.services import Services
+from plugin.settings import Settings
+from plugin.web import admin_api, errors, health, webhooks
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
+    settings = settings or (services.settings if services else Settings.from_env())
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = max(settings.webhook_max_bytes, settings.media_max_bytes)
+    app.extensions["consentry"] = services or Services.from_settings(settings)
+    for bp in (webhooks.bp, admin_api.bp, health.bp):
+        app.register_blueprint(bp)
+    errors.register(app)
+    return app

@@ -1,0 +1,1 @@
+"""Real servers for the tests: PostgreSQL, a media server, a Mastodon-API server."""

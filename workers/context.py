@@ -1,0 +1,48 @@
+"""Per-process worker state: services, the bank matcher and the classifiers, built once.
+
+RQ's default worker forks a child per job, which would rebuild the matcher and reload every
+ONNX session for each job. Consentry's workers run jobs in the worker process itself
+(``SimpleWorker``), so this state lives as long as the process; ``consentry up`` restarts a
+worker that dies.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from plugin.mastodon.client import InstanceClient
+from plugin.matching import BankMatcher
+from plugin.scanning import ScanContext
+from plugin.services import Services
+from plugin.settings import Settings
+
+
+@cache
+def services() -> Services:
+    return Services.from_settings(Settings.from_env())
+
+
+@cache
+def scan_context() -> ScanContext:
+    svc = services()
+    matcher = BankMatcher(svc.banks, max_distance=svc.settings.pdq_max_distance,
+                          min_quality=svc.settings.pdq_min_quality)
+    return ScanContext(services=svc, matcher=matcher, classifiers=load_classify_stages())
+
+
+@cache
+def instance_client() -> InstanceClient:
+    settings = services().settings
+    return InstanceClient(settings.instance_url, settings.instance_token)
+
+
+def load_classify_stages() -> tuple:
+    """Classifier stages for the scan pipeline (empty until models are configured)."""
+    return ()
+
+
+def reset() -> None:
+    """Forget the process state (tests switch settings between cases)."""
+    services.cache_clear()
+    scan_context.cache_clear()
+    instance_client.cache_clear()

@@ -1,0 +1,31 @@
+"""The worker entry point: ``consentry worker [QUEUES]``.
+
+Runs an RQ ``SimpleWorker`` (jobs execute in this process, so models and the bank index are
+loaded once) with RQ's scheduler enabled (retries with back-off are scheduled jobs).
+Many workers on many hosts can share one Redis; each takes jobs from the queues it is given.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from rq import SimpleWorker
+from rq.serializers import JSONSerializer
+
+from plugin.queueing import QUEUE_NAMES, queue
+from workers import context
+
+
+def run_worker(queue_names: list[str] | None = None, *, burst: bool = False) -> bool:
+    names = queue_names or list(QUEUE_NAMES)
+    unknown = set(names) - set(QUEUE_NAMES)
+    if unknown:
+        raise SystemExit(f"unknown queue(s): {', '.join(sorted(unknown))}; "
+                         f"known: {', '.join(QUEUE_NAMES)}")
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
+    svc = context.services()
+    if "scan" in names:
+        context.scan_context().matcher.refresh(force=True)
+    worker = SimpleWorker([queue(n, svc.redis) for n in names], connection=svc.redis,
+                          serializer=JSONSerializer)
+    return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
