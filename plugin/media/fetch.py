@@ -178,7 +178,12 @@ def _read_capped(response: urllib3.BaseHTTPResponse, policy: FetchPolicy, url: s
     chunks: list[bytes] = []
     size = 0
     try:
-        for chunk in response.stream(65536):
+        while True:
+            # read1 returns whatever has arrived, so a server dripping bytes (slow loris)
+            # cannot keep us inside one read past the deadline.
+            chunk = response.read1(65536)
+            if not chunk:
+                break
             size += len(chunk)
             if size > policy.max_bytes:
                 raise MediaTooLarge(f"{url} sent more than {policy.max_bytes} bytes")

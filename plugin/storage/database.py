@@ -56,14 +56,14 @@ class Database:
             session.close()
 
     def migrate(self) -> None:
-        """Bring the schema to the newest Alembic revision."""
+        """Bring the schema to the newest revision of every Alembic branch (one per domain)."""
         from alembic import command
         from alembic.config import Config
 
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         config.attributes["engine"] = self.engine
-        command.upgrade(config, "head")
+        command.upgrade(config, "heads")
 
     def ping(self) -> bool:
         try:
