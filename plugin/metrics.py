@@ -21,7 +21,6 @@ COUNTERS = {
     "webhooks_accepted": "Webhook deliveries accepted (202)",
     "webhooks_duplicate": "Webhook re-deliveries recognised as already queued",
     "webhooks_rejected": "Webhook deliveries refused (4xx)",
-    "webhooks_unavailable": "Webhook deliveries answered 503 (could not store)",
 }
 
 
