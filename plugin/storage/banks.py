@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select, tuple_
 
 from plugin.errors import BadRequest, Conflict, NotFound
 from plugin.hashing.types import hash_type
@@ -86,36 +86,61 @@ class BankStore:
             raise NotFound(f"no bank named {name!r}")
         return found
 
+    def bank_set_enabled(self, name: str, enabled: bool) -> None:
+        with self.db.session() as s:
+            bank = s.scalar(select(Bank).where(Bank.name == name))
+            if bank is None:
+                raise NotFound(f"no bank named {name!r}")
+            bank.enabled = enabled
+            s.add(BankChange(bank_id=bank.id, op="bank"))
+
     def bank_list(self) -> list[dict[str, Any]]:
         with self.db.session() as s:
             return [bank_to_dict(b) for b in s.scalars(select(Bank).order_by(Bank.name))]
 
     def entries_add(self, bank_name: str, entries: Iterable[EntryInput]) -> int:
-        """Add or revive entries; returns how many changed. Values are canonicalised first."""
-        changed = 0
+        """Add or revive entries in bulk; returns how many changed.
+
+        Values are canonicalised first (a malformed one raises ``BadRequest`` before anything
+        is written). Existing active entries are left alone; tombstoned ones are revived.
+        Work is done in set-based statements so that an import of a million rows is bounded
+        by the database, not by per-row round trips.
+        """
+        wanted: dict[tuple[str, str], EntryInput] = {}
+        for item in entries:
+            kind = hash_type(item.hash_type)
+            wanted.setdefault((kind.name, kind.canonical(item.value)), item)
+        if not wanted:
+            return 0
         with self.db.session() as s:
             bank = s.scalar(select(Bank).where(Bank.name == bank_name))
             if bank is None:
                 raise NotFound(f"no bank named {bank_name!r}")
-            for item in entries:
-                kind = hash_type(item.hash_type)
-                value = kind.canonical(item.value)
-                row = s.scalar(select(BankEntry).where(
-                    BankEntry.bank_id == bank.id, BankEntry.hash_type == kind.name,
-                    BankEntry.value == value))
-                if row is None:
-                    row = BankEntry(bank_id=bank.id, hash_type=kind.name, value=value,
-                                    note=item.note, source=item.source)
-                    s.add(row)
-                elif row.removed_at is None:
-                    continue
-                else:
-                    row.removed_at = row.removed_by = row.removed_reason = None
-                    row.updated_at = utcnow()
-                s.flush()
-                s.add(BankChange(bank_id=bank.id, entry_id=row.id, op="add"))
-                changed += 1
-        return changed
+            existing: dict[tuple[str, str], BankEntry] = {}
+            keys = list(wanted)
+            for start in range(0, len(keys), 500):
+                chunk = keys[start:start + 500]
+                rows = s.scalars(select(BankEntry).where(
+                    BankEntry.bank_id == bank.id,
+                    tuple_(BankEntry.hash_type, BankEntry.value).in_(chunk)))
+                existing.update({(r.hash_type, r.value): r for r in rows})
+            now = utcnow()
+            revived = [r for r in existing.values() if r.removed_at is not None]
+            for row in revived:
+                row.removed_at = row.removed_by = row.removed_reason = None
+                row.updated_at = now
+            fresh = [{"bank_id": bank.id, "hash_type": k[0], "value": k[1],
+                      "note": wanted[k].note, "source": wanted[k].source,
+                      "created_at": now, "updated_at": now}
+                     for k in keys if k not in existing]
+            new_ids: list[int] = []
+            if fresh:
+                new_ids = list(s.scalars(insert(BankEntry).returning(BankEntry.id), fresh))
+            changed = [r.id for r in revived] + new_ids
+            if changed:
+                s.execute(insert(BankChange), [{"bank_id": bank.id, "entry_id": i, "op": "add",
+                                                "at": now} for i in changed])
+            return len(changed)
 
     def entry_remove(self, bank_name: str, hash_type_name: str, value: str, *, by: str,
                      reason: str) -> None:

@@ -1,0 +1,66 @@
+"""Admin API authentication, health and metrics endpoints."""
+
+from __future__ import annotations
+
+import re
+
+from rq import SimpleWorker
+
+from plugin.queueing import queue
+from tests.conftest import ADMIN_TOKEN
+
+PUBLIC = re.compile(r"^/(healthz|readyz|metrics|webhooks/|\.well-known/|federation/|v1/detect|"
+                    r"consent|gate|intake|review|login|logout|static/|dashboard|moderator)")
+
+
+def test_every_admin_api_route_requires_the_token(app, client):
+    checked = 0
+    for rule in app.url_map.iter_rules():
+        if rule.endpoint == "static" or PUBLIC.match(rule.rule):
+            continue
+        path = re.sub(r"<(?:[^:>]+:)?([^>]+)>", "1", rule.rule)
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            for headers in ({}, {"Authorization": "Bearer wrong"},
+                            {"Authorization": f"Basic {ADMIN_TOKEN}"}):
+                response = client.open(path, method=method, headers=headers)
+                assert response.status_code == 401, (method, path, headers)
+                assert response.headers["WWW-Authenticate"].startswith("Bearer")
+            checked += 1
+    assert checked >= 3
+
+
+def test_scans_needs_a_status_id(client):
+    response = client.get("/api/v1/scans", headers={"Authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert response.status_code == 400 and "status_id" in response.json["message"]
+
+
+def test_audit_paging_validates_arguments(client):
+    auth = {"Authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert client.get("/api/v1/audit?limit=0", headers=auth).status_code == 400
+    assert client.get("/api/v1/audit?before=x", headers=auth).status_code == 400
+    assert client.get("/api/v1/audit?limit=5", headers=auth).json == {"records": [],
+                                                                      "next": None}
+
+
+def test_readiness_needs_a_live_worker(client, services):
+    assert client.get("/healthz").status_code == 200
+    not_ready = client.get("/readyz")
+    assert not_ready.status_code == 503 and not_ready.json["checks"]["workers"] == 0
+    worker = SimpleWorker([queue("scan", services.redis)], connection=services.redis)
+    worker.register_birth()
+    worker.heartbeat()
+    try:
+        ready = client.get("/readyz")
+        assert ready.status_code == 200 and ready.json["checks"] == {
+            "redis": True, "database": True, "workers": 1}
+    finally:
+        worker.register_death()
+
+
+def test_metrics_render_shared_counters(client, services):
+    services.metrics.count("webhooks_accepted", 3)
+    services.metrics.observe_ms("scan", 42)
+    body = client.get("/metrics").get_data(as_text=True)
+    assert "consentry_webhooks_accepted_total 3.0" in body
+    assert 'consentry_scan_seconds_bucket{le="0.05"} 1.0' in body
+    assert 'consentry_queue_depth{queue="scan"} 0.0' in body
