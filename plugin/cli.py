@@ -3,6 +3,7 @@
     consentry up                      the whole service on the embedded defaults
     consentry web | worker [QUEUES]   the parts, for scale-out on several hosts
     consentry migrate                 bring the database schema up to date
+    consentry schedule                enqueue periodic jobs (part of `up`)
     consentry scan PATH... [--json]   hash (and classify, match) local files
     consentry bank import FILE --bank NAME --category C
     consentry bank export --bank NAME
@@ -47,6 +48,8 @@ def build_parser() -> argparse.ArgumentParser:
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
     worker.set_defaults(func=cmd_worker)
     sub.add_parser("migrate", help="migrate the database").set_defaults(func=cmd_migrate)
+    sub.add_parser("schedule", help="enqueue periodic jobs (run by `consentry up`)") \
+        .set_defaults(func=cmd_schedule)
     scan = sub.add_parser("scan", help="hash and match local files")
     scan.add_argument("paths", nargs="+", type=Path)
     scan.add_argument("--json", action="store_true", help="one JSON object per line")
@@ -91,6 +94,13 @@ def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:
 
     _services(settings)
     run_worker(args.queues, burst=args.burst)
+    return 0
+
+
+def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.scheduler import run_schedule
+
+    run_schedule(_services(settings))
     return 0
 
 

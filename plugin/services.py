@@ -19,6 +19,7 @@ from plugin.settings import Settings
 from plugin.storage.actions import ActionStore, AuditStore
 from plugin.storage.banks import BankStore
 from plugin.storage.database import Database
+from plugin.storage.kv import KeyValueStore
 from plugin.storage.scans import ScanStore
 
 
@@ -58,6 +59,10 @@ class Services:
     @cached_property
     def audit(self) -> AuditStore:
         return AuditStore(self.db)
+
+    @cached_property
+    def kv(self) -> KeyValueStore:
+        return KeyValueStore(self.db)
 
     @cached_property
     def policy(self) -> Policy:

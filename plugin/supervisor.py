@@ -18,6 +18,7 @@ from pathlib import Path
 
 from plugin.embedded_redis import EmbeddedRedis
 from plugin.mastodon.payloads import SUPPORTED_EVENTS
+from plugin.scheduler import periodic_jobs
 from plugin.settings import Settings, ensure_secrets
 from plugin.storage.database import Database
 
@@ -111,6 +112,8 @@ def up(settings: Settings) -> int:
         commands = {"web": web_command(settings)}
         for i in range(settings.workers):
             commands[f"worker-{i + 1}"] = worker_command()
+        if periodic_jobs(settings):
+            commands["schedule"] = [sys.executable, "-m", "plugin.cli", "schedule"]
         print(banner(settings, created), flush=True)
         return Supervisor(commands, child_env(settings)).run()
     finally:

@@ -38,7 +38,8 @@ class InstanceClient:
                             ratelimit_method="throw", version_check_mode="none",
                             user_agent=f"Consentry/{__version__}")
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    def call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run a Mastodon.py call with the error sorting above."""
         try:
             return fn(*args, **kwargs)
         except _TRANSIENT as exc:
@@ -71,11 +72,11 @@ class InstanceClient:
 
     def account_action(self, account_id: str, action: str, *, report_id: str | None,
                        text: str) -> None:
-        self._call(f"account {action}", self.api.admin_account_moderate, account_id,
+        self.call(f"account {action}", self.api.admin_account_moderate, account_id,
                    action=action, report_id=report_id, text=text,
                    send_email_notification=True)
 
     def reject_media(self, domain: str, comment: str) -> str:
-        block = self._call("domain block", self.api.admin_create_domain_block, domain,
+        block = self.call("domain block", self.api.admin_create_domain_block, domain,
                            severity="noop", reject_media=True, private_comment=comment[:1000])
         return str(block["id"])

@@ -1,0 +1,49 @@
+"""Periodic jobs, enqueued by one small process (``consentry schedule``, started by ``up``).
+
+Each tick enqueues a job whose id names its time slot, so two schedulers (say, after a
+restart, or on two hosts) never enqueue the same slot twice. The jobs themselves run on
+ordinary workers.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+from plugin.queueing import enqueue_unique
+from plugin.services import Services
+from plugin.settings import Settings
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    name: str
+    func: str
+    queue: str
+    every_s: int
+
+
+def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
+    jobs = []
+    if settings.remote_timeline_interval_s > 0:
+        jobs.append(PeriodicJob("remote-timeline", "workers.remote_timeline.poll_remote_timeline",
+                                "default", settings.remote_timeline_interval_s))
+    return jobs
+
+
+def tick(services: Services, now: float | None = None) -> list[str]:
+    """Enqueue every job whose slot has not been enqueued yet; return the job ids queued."""
+    now = time.time() if now is None else now
+    queued = []
+    for job in periodic_jobs(services.settings):
+        job_id = f"{job.name}-{int(now // job.every_s)}"
+        if enqueue_unique(services.redis, job.queue, job.func, job_id=job_id, retry=None,
+                          timeout=max(60, job.every_s * 2)):
+            queued.append(job_id)
+    return queued
+
+
+def run_schedule(services: Services, *, resolution_s: float = 1.0) -> None:
+    while True:
+        tick(services)
+        time.sleep(resolution_s)
