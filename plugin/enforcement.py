@@ -56,7 +56,9 @@ def plan_actions(status: StatusRef, scans: list[dict[str, Any]],
     comment = _comment(fired)
     planned = []
     for kind in actions:
-        if kind == "report":
+        if kind == "review":
+            planned.extend(_review_actions(status, fired, evidence))
+        elif kind == "report":
             if status.report_id is None and status.account_id:
                 planned.append(PlannedAction(
                     f"report:status:{status.status_id}", "report",
@@ -75,6 +77,19 @@ def plan_actions(status: StatusRef, scans: list[dict[str, Any]],
                  "report_key": f"report:status:{status.status_id}",
                  "report_id": status.report_id}, evidence))
     return planned
+
+
+def _review_actions(status: StatusRef, fired: list[tuple[Rule, dict]],
+                    evidence: dict[str, Any]) -> list[PlannedAction]:
+    """One ``review:<media_id>`` action per media whose findings ask for a human."""
+    findings: dict[str, list[dict]] = {}
+    for rule, found in fired:
+        if "review" in rule.actions:
+            findings.setdefault(found["media_id"], []).append(found)
+    return [PlannedAction(f"review:{media_id}", "review",
+                          {"media_id": media_id, "status_id": status.status_id,
+                           "findings": found}, evidence)
+            for media_id, found in findings.items()]
 
 
 def _comment(fired: list[tuple[Rule, dict]]) -> str:
@@ -123,6 +138,10 @@ def _execute(kind: str, params: dict[str, Any], client: InstanceClient,
         return {"report_id": report_id}
     if kind == "reject_media":
         return {"domain_block_id": client.reject_media(params["domain"], params["comment"])}
+    if kind == "review":  # opens a queue item, no instance call; imported late (no cycle)
+        from plugin.review.items import open_review_item
+
+        return open_review_item(actions.db, params)
     report_id = params.get("report_id")
     if report_id is None and params.get("report_key"):
         report = actions.action_by_key(params["report_key"])

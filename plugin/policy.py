@@ -28,9 +28,11 @@ from typing import Any
 
 from plugin.errors import ConfigError
 
-ACTIONS = ("report", "sensitive", "silence", "suspend", "reject_media")
+ACTIONS = ("review", "report", "sensitive", "silence", "suspend", "reject_media")
 REPORT_CATEGORIES = ("violation", "legal", "other", "spam")
-SEVERITY = {"report": 0, "sensitive": 1, "silence": 2, "reject_media": 3, "suspend": 4}
+# "review" opens an item in the moderators' queue (plugin.review) and is planned first.
+SEVERITY = {"review": -1, "report": 0, "sensitive": 1, "silence": 2, "reject_media": 3,
+            "suspend": 4}
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import Any
 
 from plugin.errors import ConfigError
 
-SECRET_SETTINGS = ("admin_token", "mastodon_webhook_secret", "instance_token", "misskey_api_key")
+SECRET_SETTINGS = ("admin_token", "mastodon_webhook_secret", "instance_token", "misskey_api_key",
+                   "session_secret", "legal_hold_key", "gate_token")
 
 
 def _parse_bool(raw: str) -> bool:
@@ -94,6 +95,25 @@ class Settings:
     web_workers: int = 2
     remote_timeline_interval_s: int = 0
     derivatives: bool = False
+    # Moderators' side (plugin/review): sessions, legal hold, media gate, retention.
+    session_secret: str | None = None
+    session_hours: int = 8
+    legal_hold_key: str | None = None
+    legal_hold_media: bool = False
+    gate_token: str | None = None
+    gate_fail_open: bool = True
+    review_retention_days: int = 180
+    federation_domain: str | None = None
+    federation_key_file: Path | None = None
+    allow_insecure_peers: bool = False
+    federation_trust_forwarded: bool = False
+    federation_record_ttl_s: int = 0
+    federation_quorum: int = 2
+    federation_flood_per_hour: int = 10_000
+    federation_popular_limit: int = 20
+    federation_rate_per_min: int = 3_000
+    federation_allowlist_bank: str = "allowlist"
+    federation_verify_workers: int = 0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property

@@ -6,8 +6,13 @@ import time
 
 import pytest
 
-from plugin.errors import MediaFetchError, MediaRefused, MediaTooLarge, TransientError, \
-    UnsupportedMedia
+from plugin.errors import (
+    MediaFetchError,
+    MediaRefused,
+    MediaTooLarge,
+    TransientError,
+    UnsupportedMedia,
+)
 from plugin.media.fetch import FetchPolicy, fetch_media, is_public_address, sniff_media_type
 from tests.conftest import corpus_photo
 

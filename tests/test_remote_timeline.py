@@ -22,7 +22,7 @@ SEED = SeedConfig(accounts=[
 
 
 @pytest.fixture
-def remote(worker_env, services, monkeypatch):  # noqa: ANN001, ANN201
+def remote(worker_env, services, monkeypatch):
     server = MockServer(seed=SEED).start()
     monkeypatch.setenv("CONSENTRY_INSTANCE_URL", server.base_url)
     monkeypatch.setenv("CONSENTRY_INSTANCE_TOKEN", "mod")
@@ -32,7 +32,7 @@ def remote(worker_env, services, monkeypatch):  # noqa: ANN001, ANN201
     context.reset()
 
 
-def post_remote(server, n: int):  # noqa: ANN001, ANN201
+def post_remote(server, n: int):
     dave = server.client(token="dave")
     media = dave.media_post(str(corpus_photo(n)), mime_type="image/jpeg")
     return dave.status_post(f"photo {n}", media_ids=[media])

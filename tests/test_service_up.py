@@ -33,7 +33,7 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_for(check, timeout: float = 30.0, every: float = 0.2):  # noqa: ANN001, ANN201
+def wait_for(check, timeout: float = 30.0, every: float = 0.2):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         result = check()
@@ -44,7 +44,7 @@ def wait_for(check, timeout: float = 30.0, every: float = 0.2):  # noqa: ANN001,
 
 
 @pytest.fixture
-def service(tmp_path, media_server):  # noqa: ANN001, ANN201
+def service(tmp_path, media_server):
     mastodon = start_mastodon()
     port = free_port()
     env = {**os.environ, "CONSENTRY_DATA_DIR": str(tmp_path / "var"),

@@ -48,12 +48,36 @@ _ESCAPES = {
 
 def canonicalize(obj: Any) -> bytes:
     """Return the RFC 8785 canonical UTF-8 encoding of *obj*."""
+    if _plain(obj):
+        # Fast path (records are plain: ASCII keys, strings, safe integers, no floats). For
+        # such values ``json.dumps`` with sorted keys and no whitespace emits exactly the JCS
+        # bytes: it escapes the same characters the same way, and code-point order of ASCII
+        # keys is UTF-16 order. Lone surrogates still fail in the UTF-8 encode.
+        text = json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+        try:
+            return text.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            raise CanonicalizationError("string contains a lone surrogate") from exc
     parts: list[str] = []
     _write(obj, parts)
     try:
         return "".join(parts).encode("utf-8")
     except UnicodeEncodeError as exc:  # pragma: no cover - strings are checked earlier
         raise CanonicalizationError("string is not valid Unicode") from exc
+
+
+def _plain(obj: Any) -> bool:
+    """True if *obj* holds only values whose ``json.dumps`` spelling is already canonical."""
+    kind = type(obj)
+    if kind is str or obj is None or kind is bool:
+        return True
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER
+    if kind is dict:
+        return all(type(k) is str and k.isascii() and _plain(v) for k, v in obj.items())
+    if kind is list:
+        return all(_plain(v) for v in obj)
+    return False
 
 
 def _write(obj: Any, out: list[str]) -> None:

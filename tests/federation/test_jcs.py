@@ -229,3 +229,27 @@ def test_strict_loads_refuses(text: str | bytes) -> None:
 
 def test_strict_loads_accepts_normal_json() -> None:
     assert loads(rb'{"a": [1, 2.5, "\u00e9", null]}') == {"a": [1, 2.5, "\u00e9", None]}
+
+
+_plain_values = st.recursive(
+    st.none() | st.booleans() | st.integers(-(2**53) + 1, 2**53 - 1) | st.text(),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(st.text(max_size=6), children, max_size=4),
+    max_leaves=12,
+)
+
+
+@given(_plain_values)
+def test_fast_path_equals_reference_serialiser(value: object) -> None:
+    """The json.dumps fast path must produce the byte-identical output of the slow writer."""
+    from plugin.federation import jcs
+
+    parts: list[str] = []
+    try:
+        jcs._write(value, parts)
+        expected = "".join(parts).encode("utf-8")
+    except (CanonicalizationError, UnicodeEncodeError):
+        with pytest.raises(CanonicalizationError):
+            canonicalize(value)
+        return
+    assert canonicalize(value) == expected
