@@ -4,7 +4,8 @@ Pillow opens a file lazily: we read its header, check the type and the pixel cou
 the caps *before* decoding (a decompression bomb is a tiny file with huge dimensions), then
 decode. For JPEG we let libjpeg scale in the DCT (``Image.draft``): a 10 MP photo decodes at
 1/4 or 1/8 size in a fraction of the time, and nothing downstream needs more than
-``work_size`` pixels on the long side (PDQ itself works on 64×64 after filtering).
+``work_size`` (512) pixels on the long side: the PDQ reference hasher itself resizes to
+512×512 before hashing, the classifiers take 192–320 px and the derivative matcher 512 px.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from plugin.errors import MediaTooLarge, UndecodableMedia, UnsupportedMedia
 
 DECODABLE_FORMATS = {"JPEG", "PNG", "GIF", "WEBP", "BMP", "TIFF", "MPO"}
-WORK_SIZE = 1024
+WORK_SIZE = 512
 
 
 @dataclass(frozen=True)
@@ -52,7 +53,9 @@ def decode_image(data: bytes, *, max_pixels: int, work_size: int = WORK_SIZE) ->
                 )
             frames = getattr(img, "n_frames", 1)
             if fmt == "JPEG":
-                img.draft("RGB", (work_size, work_size))
+                long_side = max(width, height)
+                img.draft("RGB", (-(-work_size * width // long_side),
+                                  -(-work_size * height // long_side)))
             img.load()
             img = ImageOps.exif_transpose(img) or img
             if img.mode != "RGB":
