@@ -1,7 +1,7 @@
 """Compute every image hash from one decoded image and the original bytes.
 
 PDQ runs on the working-resolution RGB image (see ``plugin.media.decode``): the PDQ algorithm
-filters to 64×64 anyway (and its reference hasher resizes to 512 first), so hashing a 512-px decode instead of a 10 MP one changes a few bits
+filters to 64×64 anyway, so hashing a 1024-px decode instead of a 10 MP one changes a few bits
 at most while costing ~1/20 of the time (``bench/hashing.py`` measures both). All 8 dihedral
 hashes (rotations and mirrors) are kept so a mirrored re-post still matches a bank entry.
 """
