@@ -118,7 +118,7 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
     services = _services(settings)
     ctx = ScanContext(services=services, matcher=BankMatcher(
         services.banks, max_distance=settings.pdq_max_distance,
-        min_quality=settings.pdq_min_quality), classifiers=load_classify_stages())
+        min_quality=settings.pdq_min_quality), classifiers=load_classify_stages(settings))
     failed = 0
     for path in args.paths:
         record: dict[str, object] = {"path": str(path)}

@@ -25,9 +25,10 @@ from plugin.media.decode import decode_image
 from plugin.media.fetch import FetchPolicy, fetch_media
 from plugin.services import Services
 
-#: A classifier stage: decoded RGB image in, taxonomy labels out
-#: (``[{"label", "score", "model"}]``). Implemented in ``workers`` (onnxruntime).
-Classify = Callable[[Image.Image], list[dict[str, Any]]]
+#: A classifier stage: decoded RGB image in, one JSON-safe verdict out (``model``, raw
+#: ``scores``, ``taxonomy`` scores, thresholded ``labels``). Implemented in ``workers``
+#: (onnxruntime), so web processes never load a model.
+Classify = Callable[[Image.Image], dict[str, Any]]
 
 SCANNED_TYPES = ("image",)
 FINAL_STATES = ("scanned", "error", "unsupported")
@@ -50,9 +51,17 @@ def scan_bytes(data: bytes, ctx: ScanContext) -> dict[str, Any]:
     """Hash, match and classify one file's bytes. Raises ``MediaError`` when it can't."""
     decoded = decode_image(data, max_pixels=ctx.services.settings.media_max_pixels)
     hashes = hash_image(data, decoded.image)
-    labels = [label for classify in ctx.classifiers for label in classify(decoded.image)]
-    return {**hashes.to_dict(), "matches": ctx.matcher.match(hashes), "labels": labels,
+    verdicts = [classify(decoded.image) for classify in ctx.classifiers]
+    return {**hashes.to_dict(), "matches": ctx.matcher.match(hashes),
+            "labels": labels_of(verdicts), "verdicts": verdicts,
             "width": decoded.width, "height": decoded.height, "format": decoded.format}
+
+
+def labels_of(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The thresholded taxonomy labels of all verdicts, strongest first."""
+    labels = [{"label": label, "score": score, "model": v["model"]}
+              for v in verdicts for label, score in v["labels"].items()]
+    return sorted(labels, key=lambda item: (-item["score"], item["label"]))
 
 
 def scan_media(status: StatusRef, media: MediaRef, ctx: ScanContext) -> dict[str, Any]:
@@ -76,7 +85,7 @@ def scan_media(status: StatusRef, media: MediaRef, ctx: ScanContext) -> dict[str
     scans.scan_save(media.media_id, state="scanned", error=None, sha256=result["sha256"],
                     pdq=result["pdq"], pdq_quality=result["pdq_quality"],
                     pdq_dihedral=result["pdq_dihedral"], matches=result["matches"],
-                    labels=result["labels"], scan_ms=elapsed_ms)
+                    labels=result["labels"], verdicts=result["verdicts"], scan_ms=elapsed_ms)
     ctx.services.metrics.observe_ms("scan", elapsed_ms)
     ctx.services.metrics.count("job:scan_media:scanned")
     return scans.scan_get(media.media_id) or {}

@@ -69,6 +69,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _percent(raw: str) -> float:
+    value = float(raw)
+    if not 0.0 <= value <= 100.0:
+        raise ValueError(f"expected a percentage 0..100, got {raw!r}")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     """Typed configuration. Field ``x`` is read from ``CONSENTRY_X``."""
@@ -95,6 +102,8 @@ class Settings:
     web_workers: int = 2
     remote_timeline_interval_s: int = 0
     derivatives: bool = False
+    classifiers: bool = True
+    models_dir: Path | None = None
     # Moderators' side (plugin/review): sessions, legal hold, media gate, retention.
     session_secret: str | None = None
     session_hours: int = 8
@@ -114,11 +123,23 @@ class Settings:
     federation_rate_per_min: int = 3_000
     federation_allowlist_bank: str = "allowlist"
     federation_verify_workers: int = 0
+    # Video and animated media (plugin/video, docs/video.md).
+    video_max_bytes: int = 100 * 1024 * 1024
+    video_max_duration_s: float = 600.0
+    video_max_frames: int = 120
+    video_decode_timeout_s: float = 120.0
+    vpdq_query_match_pct: float = 80.0
+    vpdq_index_match_pct: float = 0.0
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def sqlalchemy_url(self) -> str:
         return self.database_url or f"sqlite:///{(self.data_dir / 'consentry.db').resolve()}"
+
+    @property
+    def models_path(self) -> Path:
+        """Where model manifests live: ``CONSENTRY_MODELS_DIR`` or the repository's models/."""
+        return self.models_dir or Path(__file__).resolve().parents[1] / "models"
 
     @property
     def base_url(self) -> str:
@@ -180,6 +201,10 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "webhook_max_bytes": _positive_int,
     "media_max_bytes": _positive_int,
     "media_max_pixels": _positive_int,
+    "video_max_bytes": _positive_int,
+    "video_max_frames": _positive_int,
+    "vpdq_query_match_pct": _percent,
+    "vpdq_index_match_pct": _percent,
 }
 
 

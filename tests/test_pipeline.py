@@ -150,3 +150,30 @@ def test_broken_and_missing_media_are_recorded_not_retried(stack):
     assert rows["8001"]["state"] == "error" and "undecodable" in rows["8001"]["error"]
     assert rows["8002"]["state"] == "error" and "404" in rows["8002"]["error"]
     assert rows["8003"]["state"] == "error" and "unsupported_media" in rows["8003"]["error"]
+
+
+def test_classifier_labels_are_stored_and_the_policy_acts_on_them(stack, tmp_path, monkeypatch):
+    from workers import context
+    from workers.classifiers import session_cache_info
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text('[label.face]\nmin_score = 0.6\nactions = ["report"]\n'
+                      'report_category = "other"\n')
+    monkeypatch.setenv("CONSENTRY_POLICY", str(policy))
+    context.reset()
+    alice = stack.mastodon.client("alice")
+    portrait = alice.status_post("a portrait")
+    deliver(stack, webhook_body(portrait, [("6001", stack.media.url(corpus_photo(14).name))]))
+    sessions_after_first = session_cache_info().created
+    landscape = alice.status_post("a landscape")
+    deliver(stack, webhook_body(landscape, [("6002", stack.media.url(corpus_photo(20).name))]))
+    assert session_cache_info().created == sessions_after_first  # models loaded once
+
+    [scan] = scans(stack, str(portrait["id"]))
+    assert {v["model"].split("@")[0] for v in scan["verdicts"]} == {
+        "open-nsfw", "nudenet-320n", "blazeface-full-range"}
+    assert any(label["label"] == "face" and label["score"] >= 0.6 for label in scan["labels"])
+    assert not any(label["label"].startswith("nudity") for label in scan["labels"])
+    [report] = reports_on(stack)
+    assert [str(s["id"]) for s in report["statuses"]] == [str(portrait["id"])]
+    assert "face" in report["comment"] and report["category"] == "other"

@@ -9,10 +9,11 @@ worker that dies.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 from plugin.mastodon.client import InstanceClient
 from plugin.matching import BankMatcher
-from plugin.scanning import ScanContext
+from plugin.scanning import Classify, ScanContext
 from plugin.services import Services
 from plugin.settings import Settings
 
@@ -27,7 +28,8 @@ def scan_context() -> ScanContext:
     svc = services()
     matcher = BankMatcher(svc.banks, max_distance=svc.settings.pdq_max_distance,
                           min_quality=svc.settings.pdq_min_quality)
-    return ScanContext(services=svc, matcher=matcher, classifiers=load_classify_stages())
+    return ScanContext(services=svc, matcher=matcher,
+                       classifiers=load_classify_stages(svc.settings))
 
 
 @cache
@@ -36,9 +38,20 @@ def instance_client() -> InstanceClient:
     return InstanceClient(settings.instance_url, settings.instance_token)
 
 
-def load_classify_stages() -> tuple:
-    """Classifier stages for the scan pipeline (empty until models are configured)."""
-    return ()
+def load_classify_stages(settings: Settings) -> tuple[Classify, ...]:
+    """One stage per model manifest in the models directory (none when turned off).
+
+    Sessions live in ``workers.classifiers``' process-wide cache, so building the stages again
+    (a test, a settings reload) reuses the loaded models.
+    """
+    if not settings.classifiers:
+        return ()
+    from workers.classifiers import load_classifiers
+
+    def stage(classifier: Any) -> Classify:
+        return lambda image: classifier.classify([image])[0].to_dict()
+
+    return tuple(stage(c) for c in load_classifiers(settings.models_path))
 
 
 def reset() -> None:

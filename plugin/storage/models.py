@@ -97,6 +97,7 @@ class MediaScan(Base):
     pdq_dihedral: Mapped[list[Any] | None]
     matches: Mapped[list[Any]] = mapped_column(JSON, default=list)
     labels: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    verdicts: Mapped[list[Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     scanned_at: Mapped[datetime | None]
     scan_ms: Mapped[float | None] = mapped_column(Float)
