@@ -92,6 +92,9 @@ class Settings:
     media_allow_private: bool = False
     policy: Path | None = None
     misskey_api_key: str | None = None
+    misskey_max_images: int = 16
+    misskey_max_image_bytes: int = 5 * 1024 * 1024
+    misskey_timeout_s: float = 20.0
     webhook_max_bytes: int = 1_048_576
     media_max_bytes: int = 40 * 1024 * 1024
     media_max_pixels: int = 50_000_000

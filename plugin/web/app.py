@@ -10,7 +10,7 @@ from flask import Flask
 
 from plugin.services import Services
 from plugin.settings import Settings
-from plugin.web import admin_api, errors, health, webhooks
+from plugin.web import admin_api, errors, health, misskey, webhooks
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
@@ -18,7 +18,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.webhook_max_bytes, settings.media_max_bytes)
     app.extensions["consentry"] = services or Services.from_settings(settings)
-    for bp in (webhooks.bp, admin_api.bp, health.bp):
+    for bp in (webhooks.bp, admin_api.bp, health.bp, misskey.bp):
         app.register_blueprint(bp)
     errors.register(app)
     return app
