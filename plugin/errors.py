@@ -74,6 +74,15 @@ class ServiceUnavailable(ConsentryError):
     code = "unavailable"
 
 
+class MisskeyApiError(ConsentryError):
+    """An error of Misskey's detect-images contract, answered in Misskey's own error shape."""
+
+    def __init__(self, http_status: int, misskey_code: str, message: str) -> None:
+        super().__init__(message)
+        self.http_status = http_status
+        self.code = misskey_code
+
+
 class TransientError(ConsentryError):
     """A failure worth retrying later: network errors, 5xx and 429 from another server."""
 

@@ -1,6 +1,7 @@
 """Queues and how the web side enqueues work.
 
 Queues split by workload so CPU-heavy scans never starve actions or peer sync:
+``classify`` (interactive requests a caller is waiting on, such as Misskey's; served first),
 ``scan`` (fetch, decode, hash, classify), ``act`` (calls to the instance API), ``sync``
 (peers), ``default`` (periodic and maintenance). Jobs are referenced by import-path string,
 so a web process never imports the worker modules (and their onnxruntime). Arguments and
@@ -16,7 +17,7 @@ from rq import Queue, Retry
 from rq.exceptions import DuplicateJobError
 from rq.serializers import JSONSerializer
 
-QUEUE_NAMES = ("scan", "act", "sync", "default")
+QUEUE_NAMES = ("classify", "scan", "act", "sync", "default")
 
 # Network failures: back off over ~2 days like Mastodon's own webhook retries.
 NETWORK_RETRY = Retry(max=12, interval=[5, 15, 60, 120, 300, 600, 1800, 3600, 7200, 14400,

@@ -13,7 +13,7 @@ from flask import Flask, jsonify
 from redis.exceptions import RedisError
 from werkzeug.exceptions import HTTPException
 
-from plugin.errors import ConsentryError
+from plugin.errors import ConsentryError, MisskeyApiError
 
 log = logging.getLogger(__name__)
 
@@ -29,6 +29,11 @@ def error_response(status: int, code: str, message: str):
 def register(app: Flask) -> None:
     @app.errorhandler(ConsentryError)
     def _domain(exc: ConsentryError):
+        if isinstance(exc, MisskeyApiError):  # Misskey's contract has its own error shape
+            response = jsonify({"success": False,
+                                "error": {"code": exc.code, "message": exc.message}})
+            response.status_code = exc.http_status
+            return response
         response = error_response(exc.http_status, exc.code, exc.message)
         if exc.http_status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="consentry"'
