@@ -25,8 +25,20 @@ NETWORK_RETRY = Retry(max=12, interval=[5, 15, 60, 120, 300, 600, 1800, 3600, 72
 JOB_TTL = {"result_ttl": 7 * 86400, "failure_ttl": 30 * 86400}
 
 
+_QUEUES: dict[tuple[int, str], Queue] = {}
+
+
 def queue(name: str, connection: Redis) -> Queue:
-    return Queue(name, connection=connection, serializer=JSONSerializer)
+    """The queue ``name`` on ``connection``, built once per connection.
+
+    A ``Queue`` caches the Redis server version it asks for on first enqueue; rebuilding it per
+    request would cost an extra round trip on the webhook's hot path.
+    """
+    key = (id(connection), name)
+    found = _QUEUES.get(key)
+    if found is None or found.connection is not connection:
+        found = _QUEUES[key] = Queue(name, connection=connection, serializer=JSONSerializer)
+    return found
 
 
 def enqueue_unique(connection: Redis, queue_name: str, func: str, *args: Any,

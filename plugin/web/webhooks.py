@@ -18,7 +18,7 @@ from redis.exceptions import RedisError
 
 from plugin import redis_keys
 from plugin.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, Unauthorized
-from plugin.mastodon.payloads import SUPPORTED_EVENTS, parse_webhook
+from plugin.mastodon.payloads import SUPPORTED_EVENTS, parse_envelope
 from plugin.queueing import enqueue_unique
 from plugin.web.context import services
 
@@ -49,7 +49,7 @@ def mastodon_webhook():
         raise ServiceUnavailable("webhook secret not configured")
     try:
         verify_signature(secret, body, request.headers.get("X-Hub-Signature"))
-        event = parse_webhook(body)
+        event = parse_envelope(body)
         if event.event not in SUPPORTED_EVENTS:
             raise BadRequest(f"event {event.event!r} is not handled; tick only "
                              f"{', '.join(SUPPORTED_EVENTS)} in Mastodon's webhook settings")
