@@ -22,9 +22,9 @@ import pdqhash
 from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from plugin.hashing.image_hashes import bits_to_hex, hash_image  # noqa: E402
-from plugin.hashing.types import PdqHash  # noqa: E402
-from plugin.media.decode import decode_image  # noqa: E402
+from plugin.hashing.image_hashes import bits_to_hex, hash_image
+from plugin.hashing.types import PdqHash
+from plugin.media.decode import decode_image
 
 CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "photos"
 
@@ -47,7 +47,7 @@ def plain(data: bytes) -> str:
     return bits_to_hex(bits)
 
 
-def timed(fn, data: bytes, runs: int) -> tuple[list[float], str]:  # noqa: ANN001
+def timed(fn, data: bytes, runs: int) -> tuple[list[float], str]:
     fn(data)
     times = []
     for _ in range(runs):
