@@ -12,7 +12,6 @@
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
 import sys
@@ -56,14 +55,25 @@ def build_parser() -> argparse.ArgumentParser:
     scan.set_defaults(func=cmd_scan)
     bank = sub.add_parser("bank", help="import and export hash banks")
     bank_sub = bank.add_subparsers(dest="bank_command", required=True)
-    imp = bank_sub.add_parser("import", help="import a CSV hash_type,value,category,note")
+    imp = bank_sub.add_parser("import", help="import hashes (resumable)")
     imp.add_argument("file", type=Path)
     imp.add_argument("--bank", required=True)
     imp.add_argument("--category", required=True)
+    imp.add_argument("--format", choices=["csv", "pytx"], default="csv")
+    imp.add_argument("--signal-type", help="pytx files with bare values: their type")
+    imp.add_argument("--licensed", action="store_true",
+                     help="the list is licensed from others: never export or share it")
     imp.set_defaults(func=cmd_bank_import)
-    exp = bank_sub.add_parser("export", help="export a bank as CSV to stdout")
+    exp = bank_sub.add_parser("export", help="export a bank to stdout")
     exp.add_argument("--bank", required=True)
+    exp.add_argument("--format", choices=["csv", "pytx"], default="csv")
     exp.set_defaults(func=cmd_bank_export)
+    from plugin.cli_peers import add_parser as add_peers_parser
+
+    add_peers_parser(sub)
+    from plugin.cli_moderators import add_parser as add_moderators_parser
+
+    add_moderators_parser(sub)
     return parser
 
 
@@ -111,14 +121,12 @@ def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
-    from plugin.matching import BankMatcher
     from plugin.scanning import ScanContext, scan_bytes
     from workers.context import load_classify_stages
 
     services = _services(settings)
-    ctx = ScanContext(services=services, matcher=BankMatcher(
-        services.banks, max_distance=settings.pdq_max_distance,
-        min_quality=settings.pdq_min_quality), classifiers=load_classify_stages(settings))
+    ctx = ScanContext(services=services, matcher=services.matcher,
+                      classifiers=load_classify_stages(settings))
     failed = 0
     for path in args.paths:
         record: dict[str, object] = {"path": str(path)}
@@ -140,21 +148,23 @@ def cmd_scan(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_bank_import(args: argparse.Namespace, settings: Settings) -> int:
-    from plugin.banks_io import import_csv
+    from plugin.banks_io import import_file
 
     services = _services(settings)
-    report = import_csv(services.banks, args.file, bank=args.bank, category=args.category,
-                        progress=sys.stderr)
-    print(json.dumps(report))
+    report = import_file(services.banks, services.kv, args.file, bank=args.bank,
+                         category=args.category, fmt=args.format, signal_type=args.signal_type,
+                         licensed=args.licensed, progress=sys.stderr)
+    print(json.dumps({k: v for k, v in report.items() if k != "errors"}
+                     | {"errors": len(report["errors"]), "first_errors": report["errors"][:20]}))
     return 0 if not report["errors"] else 1
 
 
 def cmd_bank_export(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.banks_io import export_rows
+
     services = _services(settings)
-    writer = csv.DictWriter(sys.stdout, fieldnames=["hash_type", "value", "category", "note"])
-    writer.writeheader()
-    for row in services.banks.entries_export(args.bank):
-        writer.writerow(row)
+    for line in export_rows(services.banks, args.bank, args.format):
+        sys.stdout.write(line)
     return 0
 
 

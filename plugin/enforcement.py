@@ -47,18 +47,20 @@ def triggered_rules(scans: list[dict[str, Any]], policy: Policy) -> list[tuple[R
 def plan_actions(status: StatusRef, scans: list[dict[str, Any]],
                  policy: Policy) -> list[PlannedAction]:
     fired = triggered_rules(scans, policy)
+    # Findings whose rule says "review" wait for a moderator: only the review item is planned
+    # now; confirming it plans the rule's other actions (plugin.review.decisions).
+    review = _review_actions(status, fired)
+    fired = [(rule, found) for rule, found in fired if "review" not in rule.actions]
     if not fired:
-        return []
+        return review
     actions = sorted({a for rule, _ in fired for a in rule.actions}, key=SEVERITY.__getitem__)
     category = max((rule.report_category for rule, _ in fired), key=CATEGORY_RANK.__getitem__)
     evidence = {"status_id": status.status_id, "status_url": status.url,
                 "account": status.account_acct, "findings": [e for _, e in fired]}
     comment = _comment(fired)
-    planned = []
+    planned = review
     for kind in actions:
-        if kind == "review":
-            planned.extend(_review_actions(status, fired, evidence))
-        elif kind == "report":
+        if kind == "report":
             if status.report_id is None and status.account_id:
                 planned.append(PlannedAction(
                     f"report:status:{status.status_id}", "report",
@@ -79,8 +81,7 @@ def plan_actions(status: StatusRef, scans: list[dict[str, Any]],
     return planned
 
 
-def _review_actions(status: StatusRef, fired: list[tuple[Rule, dict]],
-                    evidence: dict[str, Any]) -> list[PlannedAction]:
+def _review_actions(status: StatusRef, fired: list[tuple[Rule, dict]]) -> list[PlannedAction]:
     """One ``review:<media_id>`` action per media whose findings ask for a human."""
     findings: dict[str, list[dict]] = {}
     for rule, found in fired:
@@ -88,7 +89,9 @@ def _review_actions(status: StatusRef, fired: list[tuple[Rule, dict]],
             findings.setdefault(found["media_id"], []).append(found)
     return [PlannedAction(f"review:{media_id}", "review",
                           {"media_id": media_id, "status_id": status.status_id,
-                           "findings": found}, evidence)
+                           "findings": found},
+                          {"status_id": status.status_id, "status_url": status.url,
+                           "account": status.account_acct, "findings": found})
             for media_id, found in findings.items()]
 
 

@@ -18,7 +18,7 @@ import numpy as np
 
 from plugin.hashing.image_hashes import ImageHashes
 from plugin.index import PdqIndex, pdq_hex_to_bytes
-from plugin.storage.banks import ActiveEntry, BankStore
+from plugin.storage.banks import ActiveEntry, BankStore, opinions_summary
 
 
 class BankMatcher:
@@ -112,10 +112,13 @@ class BankMatcher:
         return self.describe({i: 0 for i in self._exact.get((hash_type_name, value), ())})
 
     def describe(self, found: dict[int, int]) -> list[dict[str, Any]]:
+        """Matches as JSON-safe dicts, each with the entry's opinions (one query, if any)."""
+        opinions = self.banks.opinions_for(found) if found else {}
         out = []
         for entry_id, distance in found.items():
             entry = self._entries[entry_id]
             out.append({"bank": entry.bank, "category": entry.category,
                         "type": entry.hash_type, "value": entry.value, "distance": distance,
-                        "entry_id": entry_id})
+                        "entry_id": entry_id,
+                        **opinions_summary(opinions.get(entry_id, []))})
         return sorted(out, key=lambda m: (m["distance"], m["bank"], m["entry_id"]))

@@ -13,6 +13,7 @@ from functools import cached_property
 from redis import Redis
 
 from plugin.errors import ConfigError
+from plugin.matching import BankMatcher
 from plugin.metrics import Metrics
 from plugin.policy import Policy, load_policy
 from plugin.settings import Settings
@@ -67,6 +68,12 @@ class Services:
     @cached_property
     def policy(self) -> Policy:
         return load_policy(self.settings.policy)
+
+    @cached_property
+    def matcher(self) -> BankMatcher:
+        """This process's bank matcher (loaded on first use, kept current by the change log)."""
+        return BankMatcher(self.banks, max_distance=self.settings.pdq_max_distance,
+                           min_quality=self.settings.pdq_min_quality)
 
     @cached_property
     def metrics(self) -> Metrics:

@@ -54,8 +54,9 @@ def test_bank_import_reports_bad_rows_and_exports_the_rest(cli_env, capsys):
                          "--category", "ncii")
     report = json.loads(out)
     assert code == 1 and report["rows"] == 5 and report["added"] == 2
-    assert [e.split(":")[0] for e in report["errors"]] == ["line 3", "line 5", "line 6"]
-    assert "imported 5 rows" in err
+    assert report["errors"] == 3
+    assert [e.split(":")[0] for e in report["first_errors"]] == ["line 3", "line 5", "line 6"]
+    assert "mine: 5 rows read, 2 new, 3 errors" in err
     code, out, _ = run(capsys, "bank", "export", "--bank", "mine")
     lines = out.strip().splitlines()
     assert lines[0] == "hash_type,value,category,note"
@@ -68,3 +69,53 @@ def test_bad_configuration_names_the_setting(cli_env, capsys, monkeypatch):
     monkeypatch.setenv("CONSENTRY_BIND", "not-a-bind")
     code, _, err = run(capsys, "migrate")
     assert code == 2 and "CONSENTRY_BIND" in err
+
+
+def test_pytx_round_trip_and_licensed_lists_are_never_exported(cli_env, capsys):
+    pdq = "f" * 60 + "0000"
+    source = cli_env / "signals.txt"
+    source.write_text(f"pdq {pdq}\nmd5 {'c' * 32}\n# a comment\nphash 00\n\n")
+    code, out, _ = run(capsys, "bank", "import", str(source), "--bank", "tx", "--category",
+                       "other", "--format", "pytx")
+    assert code == 1 and json.loads(out)["added"] == 2
+    assert json.loads(out)["first_errors"] == ["line 4: signal type 'phash' is not one of "
+                                               "pdq, md5, video_md5, vpdq"]
+    code, out, _ = run(capsys, "bank", "export", "--bank", "tx", "--format", "pytx")
+    assert out.splitlines() == [f"pdq {pdq}", f"md5 {'c' * 32}"]
+
+    bare = cli_env / "bare.txt"
+    bare.write_text(f"{'d' * 32}\n")
+    code, out, _ = run(capsys, "bank", "import", str(bare), "--bank", "licensed",
+                       "--category", "csam", "--format", "pytx", "--signal-type", "md5",
+                       "--licensed")
+    assert code == 0
+    code, _, err = run(capsys, "bank", "export", "--bank", "licensed")
+    assert code == 1 and "licensed list" in err
+
+
+def test_an_import_killed_midway_resumes_after_the_last_committed_batch(cli_env):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    rows = "".join(f"md5,{i:032x},spam,\n" for i in range(60_000))
+    source = cli_env / "big.csv"
+    source.write_text("hash_type,value,category,note\n" + rows)
+    command = [sys.executable, "-m", "plugin.cli", "bank", "import", str(source), "--bank",
+               "s", "--category", "spam"]
+    first = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             env=os.environ.copy())
+    first.stderr.read(40)  # the first progress line: one batch is committed
+    first.send_signal(signal.SIGKILL)
+    first.wait()
+    second = subprocess.run(command, capture_output=True, text=True, check=True)
+    report = json.loads(second.stdout)
+    resumed = report["resumed_after_line"]
+    assert 10_000 < resumed < 60_001 and report["errors"] == 0
+    assert report["rows"] == 60_001 - resumed
+    from plugin.services import Services
+    from plugin.settings import Settings
+
+    services = Services.from_settings(Settings.from_env())
+    assert len(list(services.banks.entries_export("s"))) == 60_000

@@ -12,7 +12,6 @@ from functools import cache
 from typing import Any
 
 from plugin.mastodon.client import InstanceClient
-from plugin.matching import BankMatcher
 from plugin.scanning import Classify, ScanContext
 from plugin.services import Services
 from plugin.settings import Settings
@@ -26,9 +25,7 @@ def services() -> Services:
 @cache
 def scan_context() -> ScanContext:
     svc = services()
-    matcher = BankMatcher(svc.banks, max_distance=svc.settings.pdq_max_distance,
-                          min_quality=svc.settings.pdq_min_quality)
-    return ScanContext(services=svc, matcher=matcher,
+    return ScanContext(services=svc, matcher=svc.matcher,
                        classifiers=load_classify_stages(svc.settings))
 
 

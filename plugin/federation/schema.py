@@ -125,10 +125,14 @@ def _validate_hash(record: Mapping[str, Any], issuer: str) -> None:
 
 def _validate_consent(record: Mapping[str, Any], issuer: str) -> None:
     actor = _require(record, "actor", str)
-    parts = urlsplit(actor)
+    try:
+        parts = urlsplit(actor)
+        port = parts.port
+    except ValueError:  # e.g. an unbalanced "[" or a non-numeric port
+        raise _fail("actor must be an https URI") from None
     if parts.scheme != "https" or not parts.hostname or parts.username or parts.password:
         raise _fail("actor must be an https URI")
-    if parts.hostname.lower() != issuer or parts.port not in (None, 443):
+    if parts.hostname.lower() != issuer or port not in (None, 443):
         raise _fail("actor is not hosted by the issuer: a server can only speak for its users")
     policy = _require(record, "policy", dict)
     if policy.get("ai_edit") not in AI_EDIT_VALUES:

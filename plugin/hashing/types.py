@@ -76,6 +76,36 @@ class VideoMd5Hash(Md5Hash):
     name = "video_md5"
 
 
+class VpdqHash(HashType):
+    """ThreatExchange's vPDQ video hash in pytx's text form (``plugin.video.vpdq_hash``).
+
+    Distance is ``100 - query_pct`` (share of the first clip's frames found in the second), so
+    the default threshold 20 is HMA's 80 % query match.
+    """
+
+    name = "vpdq"
+    default_threshold = 20
+
+    @classmethod
+    def canonical(cls, value: str) -> str:
+        from plugin.video.vpdq_hash import canonical_vpdq  # the codec is stdlib-only
+
+        return canonical_vpdq(value)
+
+    @classmethod
+    def distance(cls, a: str, b: str) -> int:
+        from plugin.video.matching import match_pair
+        from plugin.video.vpdq_hash import parse_vpdq
+
+        query_pct, _ = match_pair(parse_vpdq(a), parse_vpdq(b))
+        return round(100 - query_pct)
+
+    @classmethod
+    def examples(cls) -> list[str]:
+        frames = [f"{h},100,{t}.000" for t, h in enumerate(PdqHash.examples())]
+        return ["[" + ", ".join(f'"{f}"' for f in frames) + "]"]
+
+
 _REGISTRY: dict[str, type[HashType]] = {}
 
 
@@ -86,7 +116,7 @@ def register(cls: type[HashType]) -> type[HashType]:
     return cls
 
 
-for _cls in (PdqHash, Sha256Hash, Md5Hash, VideoMd5Hash):
+for _cls in (PdqHash, Sha256Hash, Md5Hash, VideoMd5Hash, VpdqHash):
     register(_cls)
 
 

@@ -11,15 +11,18 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from plugin.errors import BadRequest, Conflict, NotFound
+from plugin.errors import BadRequest, Conflict, Forbidden, NotFound
 from plugin.hashing.types import hash_type
 from plugin.storage.database import Database
-from plugin.storage.models import Bank, BankChange, BankEntry, utcnow
+from plugin.storage.models import Bank, BankChange, BankEntry, BankOpinion, utcnow
 
 CATEGORIES = ("csam", "ncii", "nonconsensual_ai_edit", "terror", "spam", "other")
 VISIBILITIES = ("private", "peers", "vetted")
+OPINIONS = ("true_positive", "false_positive", "worth_investigating")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,33 @@ def bank_to_dict(bank: Bank) -> dict[str, Any]:
     return {"id": bank.id, "name": bank.name, "category": bank.category,
             "visibility": bank.visibility, "enabled": bank.enabled,
             "shareable": bank.shareable, "description": bank.description,
-            "created_at": bank.created_at.isoformat()}
+            "created_at": bank.created_at.isoformat(),
+            "removed_at": bank.removed_at.isoformat() if bank.removed_at else None}
+
+
+def opinions_summary(opinions: list[dict[str, Any]]) -> dict[str, Any]:
+    """Opinions plus the derived state: *disputed* when true and false positives coexist."""
+    kinds = {o["opinion"] for o in opinions}
+    return {"opinions": opinions,
+            "disputed": {"true_positive", "false_positive"} <= kinds}
+
+
+def entry_to_dict(entry: BankEntry, bank: Bank, opinions: list[dict[str, Any]]) -> dict[str, Any]:
+    return {"id": entry.id, "bank": bank.name, "category": bank.category,
+            "hash_type": entry.hash_type, "value": entry.value, "note": entry.note,
+            "source": entry.source, "created_at": entry.created_at.isoformat(),
+            "removed_at": entry.removed_at.isoformat() if entry.removed_at else None,
+            "removed_by": entry.removed_by, "removed_reason": entry.removed_reason,
+            **opinions_summary(opinions)}
+
+
+def _lookup_key(hash_type_name: str, value: str) -> tuple[Any, str]:
+    """Type and canonical value of an entry named by a caller; malformed means no such entry."""
+    try:
+        kind = hash_type(hash_type_name)
+        return kind, kind.canonical(value)
+    except BadRequest:
+        raise NotFound(f"no {hash_type_name} entry {value[:80]!r}") from None
 
 
 class BankStore:
@@ -77,8 +106,39 @@ class BankStore:
 
     def bank_find(self, name: str) -> dict[str, Any] | None:
         with self.db.session() as s:
-            bank = s.scalar(select(Bank).where(Bank.name == name))
+            bank = s.scalar(select(Bank).where(Bank.name == name, Bank.removed_at.is_(None)))
             return bank_to_dict(bank) if bank else None
+
+    def _bank(self, s: Any, name: str) -> Bank:
+        bank = s.scalar(select(Bank).where(Bank.name == name, Bank.removed_at.is_(None)))
+        if bank is None:
+            raise NotFound(f"no bank named {name!r}")
+        return bank
+
+    def bank_update(self, name: str, *, enabled: bool | None = None,
+                    visibility: str | None = None, description: str | None = None
+                    ) -> dict[str, Any]:
+        if visibility is not None and visibility not in VISIBILITIES:
+            raise BadRequest(f"unknown visibility {visibility!r}; one of "
+                             f"{', '.join(VISIBILITIES)}")
+        with self.db.session() as s:
+            bank = self._bank(s, name)
+            if enabled is not None:
+                bank.enabled = enabled
+            if visibility is not None:
+                bank.visibility = visibility
+            if description is not None:
+                bank.description = description
+            s.add(BankChange(bank_id=bank.id, op="bank"))
+            return bank_to_dict(bank)
+
+    def bank_remove(self, name: str) -> dict[str, Any]:
+        """Retire a bank: it stops matching and disappears from listings; rows stay."""
+        with self.db.session() as s:
+            bank = self._bank(s, name)
+            bank.enabled, bank.removed_at = False, utcnow()
+            s.add(BankChange(bank_id=bank.id, op="bank"))
+            return bank_to_dict(bank)
 
     def bank_get(self, name: str) -> dict[str, Any]:
         found = self.bank_find(name)
@@ -87,24 +147,20 @@ class BankStore:
         return found
 
     def bank_set_enabled(self, name: str, enabled: bool) -> None:
-        with self.db.session() as s:
-            bank = s.scalar(select(Bank).where(Bank.name == name))
-            if bank is None:
-                raise NotFound(f"no bank named {name!r}")
-            bank.enabled = enabled
-            s.add(BankChange(bank_id=bank.id, op="bank"))
+        self.bank_update(name, enabled=enabled)
 
     def bank_list(self) -> list[dict[str, Any]]:
         with self.db.session() as s:
-            return [bank_to_dict(b) for b in s.scalars(select(Bank).order_by(Bank.name))]
+            return [bank_to_dict(b) for b in s.scalars(
+                select(Bank).where(Bank.removed_at.is_(None)).order_by(Bank.name))]
 
     def entries_add(self, bank_name: str, entries: Iterable[EntryInput]) -> int:
         """Add or revive entries in bulk; returns how many changed.
 
         Values are canonicalised first (a malformed one raises ``BadRequest`` before anything
-        is written). Existing active entries are left alone; tombstoned ones are revived.
-        Work is done in set-based statements so that an import of a million rows is bounded
-        by the database, not by per-row round trips.
+        is written). New rows go in with one ``INSERT … ON CONFLICT DO NOTHING RETURNING`` per
+        batch; only when the bank has tombstones do we look for entries to revive. An import
+        of a million rows is therefore bounded by the database, not by round trips.
         """
         wanted: dict[tuple[str, str], EntryInput] = {}
         for item in entries:
@@ -113,39 +169,46 @@ class BankStore:
         if not wanted:
             return 0
         with self.db.session() as s:
-            bank = s.scalar(select(Bank).where(Bank.name == bank_name))
-            if bank is None:
-                raise NotFound(f"no bank named {bank_name!r}")
-            existing: dict[tuple[str, str], BankEntry] = {}
-            keys = list(wanted)
-            for start in range(0, len(keys), 500):
-                chunk = keys[start:start + 500]
-                rows = s.scalars(select(BankEntry).where(
-                    BankEntry.bank_id == bank.id,
-                    tuple_(BankEntry.hash_type, BankEntry.value).in_(chunk)))
-                existing.update({(r.hash_type, r.value): r for r in rows})
+            bank = self._bank(s, bank_name)
             now = utcnow()
-            revived = [r for r in existing.values() if r.removed_at is not None]
-            for row in revived:
+            revived = self._revive(s, bank.id, list(wanted), now)
+            table = BankEntry.__table__
+            insert_ = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+            statement = insert_(table).on_conflict_do_nothing(
+                index_elements=["bank_id", "hash_type", "value"]).returning(table.c.id)
+            rows = [{"bank_id": bank.id, "hash_type": k[0], "value": k[1],
+                     "note": item.note, "source": item.source, "created_at": now,
+                     "updated_at": now} for k, item in wanted.items()]
+            new_ids = list(s.scalars(statement, rows))
+            changed = revived + new_ids
+            if changed:
+                s.execute(BankChange.__table__.insert(),
+                          [{"bank_id": bank.id, "entry_id": i, "op": "add", "at": now}
+                           for i in changed])
+            return len(changed)
+
+    @staticmethod
+    def _revive(s: Any, bank_id: int, keys: list[tuple[str, str]], now: Any) -> list[int]:
+        """Clear the tombstones of these keys, if the bank has any tombstones at all."""
+        has_tombstones = s.scalar(select(BankEntry.id).where(
+            BankEntry.bank_id == bank_id, BankEntry.removed_at.is_not(None)).limit(1))
+        if has_tombstones is None:
+            return []
+        revived = []
+        for start in range(0, len(keys), 500):
+            rows = s.scalars(select(BankEntry).where(
+                BankEntry.bank_id == bank_id, BankEntry.removed_at.is_not(None),
+                tuple_(BankEntry.hash_type, BankEntry.value).in_(keys[start:start + 500])))
+            for row in rows:
                 row.removed_at = row.removed_by = row.removed_reason = None
                 row.updated_at = now
-            fresh = [{"bank_id": bank.id, "hash_type": k[0], "value": k[1],
-                      "note": wanted[k].note, "source": wanted[k].source,
-                      "created_at": now, "updated_at": now}
-                     for k in keys if k not in existing]
-            new_ids: list[int] = []
-            if fresh:
-                new_ids = list(s.scalars(insert(BankEntry).returning(BankEntry.id), fresh))
-            changed = [r.id for r in revived] + new_ids
-            if changed:
-                s.execute(insert(BankChange), [{"bank_id": bank.id, "entry_id": i, "op": "add",
-                                                "at": now} for i in changed])
-            return len(changed)
+                revived.append(row.id)
+        s.flush()
+        return revived
 
     def entry_remove(self, bank_name: str, hash_type_name: str, value: str, *, by: str,
                      reason: str) -> None:
-        kind = hash_type(hash_type_name)
-        canonical = kind.canonical(value)
+        kind, canonical = _lookup_key(hash_type_name, value)
         with self.db.session() as s:
             row = s.scalar(select(BankEntry).join(Bank).where(
                 Bank.name == bank_name, BankEntry.hash_type == kind.name,
@@ -155,8 +218,67 @@ class BankStore:
             row.removed_at, row.removed_by, row.removed_reason = utcnow(), by, reason
             s.add(BankChange(bank_id=row.bank_id, entry_id=row.id, op="remove"))
 
-    def entries_export(self, bank_name: str) -> Iterator[dict[str, Any]]:
+    def entry_get(self, bank_name: str, hash_type_name: str, value: str) -> dict[str, Any]:
+        kind, canonical = _lookup_key(hash_type_name, value)
+        with self.db.session() as s:
+            bank = self._bank(s, bank_name)
+            entry = s.scalar(select(BankEntry).where(
+                BankEntry.bank_id == bank.id, BankEntry.hash_type == kind.name,
+                BankEntry.value == canonical))
+            if entry is None:
+                raise NotFound(f"no {kind.name} entry {canonical} in bank {bank_name!r}")
+            return entry_to_dict(entry, bank, self._opinions(s, [entry.id]).get(entry.id, []))
+
+    def entries_page(self, bank_name: str, *, after_id: int = 0, limit: int = 100
+                     ) -> list[dict[str, Any]]:
+        """Active entries in id order after ``after_id`` (keyset paging)."""
+        with self.db.session() as s:
+            bank = self._bank(s, bank_name)
+            rows = s.scalars(select(BankEntry).where(
+                BankEntry.bank_id == bank.id, BankEntry.removed_at.is_(None),
+                BankEntry.id > after_id).order_by(BankEntry.id).limit(limit)).all()
+            opinions = self._opinions(s, [r.id for r in rows])
+            return [entry_to_dict(r, bank, opinions.get(r.id, [])) for r in rows]
+
+    def opinion_set(self, bank_name: str, hash_type_name: str, value: str, *, opinion: str,
+                    by: str, note: str | None = None) -> dict[str, Any]:
+        """Record ``by``'s opinion of an entry, replacing their earlier one."""
+        if opinion not in OPINIONS:
+            raise BadRequest(f"opinion must be one of {', '.join(OPINIONS)}")
+        if not by or len(by) > 128:
+            raise BadRequest("an opinion needs its author ('by', 1..128 characters)")
+        entry = self.entry_get(bank_name, hash_type_name, value)
+        with self.db.session() as s:
+            row = s.scalar(select(BankOpinion).where(BankOpinion.entry_id == entry["id"],
+                                                     BankOpinion.by == by))
+            if row is None:
+                s.add(BankOpinion(entry_id=entry["id"], opinion=opinion, by=by, note=note))
+            else:
+                row.opinion, row.note, row.at = opinion, note, utcnow()
+        return self.entry_get(bank_name, hash_type_name, value)
+
+    def opinions_for(self, entry_ids: Iterable[int]) -> dict[int, list[dict[str, Any]]]:
+        with self.db.session() as s:
+            return self._opinions(s, list(entry_ids))
+
+    @staticmethod
+    def _opinions(s: Any, entry_ids: list[int]) -> dict[int, list[dict[str, Any]]]:
+        out: dict[int, list[dict[str, Any]]] = {}
+        for start in range(0, len(entry_ids), 500):
+            rows = s.scalars(select(BankOpinion).where(
+                BankOpinion.entry_id.in_(entry_ids[start:start + 500])).order_by(BankOpinion.id))
+            for r in rows:
+                out.setdefault(r.entry_id, []).append(
+                    {"opinion": r.opinion, "by": r.by, "note": r.note, "at": r.at.isoformat()})
+        return out
+
+    def entries_export(self, bank_name: str, *, for_sharing: bool = False
+                       ) -> Iterator[dict[str, Any]]:
+        """Active entries as rows. ``for_sharing``: refuse banks licensed from others."""
         bank = self.bank_get(bank_name)
+        if for_sharing and not bank["shareable"]:
+            raise Forbidden(f"bank {bank_name!r} holds a licensed list and is never "
+                            "redistributed (export or federation)")
         with self.db.session() as s:
             rows = s.scalars(select(BankEntry).where(
                 BankEntry.bank_id == bank["id"], BankEntry.removed_at.is_(None))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, insert, or_, select, update
@@ -225,6 +225,27 @@ class Publisher:
     def withdraw(self, row: ChangeLogRecord, by: str) -> None:
         row.withdrawn_at, row.withdrawn_by = utcnow(), by
 
+    def bank_changes(self, seq: int, limit: int, *, settle_s: float = 5.0
+                     ) -> list[tuple[int, str, int | None]]:
+        """Bank changes after *seq*, stopping before a fresh gap in the sequence.
+
+        On PostgreSQL a change's ``seq`` is allocated before its transaction commits, so a
+        smaller seq can become visible after a larger one; a cursor moved past it would never
+        see it. A gap younger than *settle_s* is therefore waited for (the next run picks it
+        up); an older gap is a rolled-back transaction and is skipped.
+        """
+        rows = self.s.execute(select(BankChange.seq, BankChange.op, BankChange.entry_id,
+                                     BankChange.at).where(BankChange.seq > seq)
+                              .order_by(BankChange.seq).limit(limit)).all()
+        out, expected = [], seq + 1
+        fresh = utcnow() - timedelta(seconds=settle_s)
+        for row in rows:
+            if row.seq != expected and row.at > fresh:
+                break
+            out.append((row.seq, row.op, row.entry_id))
+            expected = row.seq + 1
+        return out
+
     def entries(self, entry_ids: Iterable[int]) -> dict[int, tuple[BankEntry, Bank]]:
         ids = list(entry_ids)
         if not ids:
@@ -241,11 +262,8 @@ class ChangeLogStore:
     def publishing(self) -> Iterator[Publisher]:
         """One publishing transaction, serialised against every other publisher."""
         with self.db.session() as s:
-            state = s.get(FederationState, "publisher")
-            if state is None:
-                s.add(FederationState(key="publisher", value={}))
-                s.flush()
             # The write takes the lock (row lock / SQLite write lock) before ids are read.
+            # The row is created by migration 0003.
             s.execute(update(FederationState).where(FederationState.key == "publisher")
                       .values(updated_at=utcnow()))
             state = s.get_one(FederationState, "publisher")

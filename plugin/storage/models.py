@@ -113,6 +113,7 @@ class Bank(Base):
     shareable: Mapped[bool] = mapped_column(Boolean, default=True)
     description: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    removed_at: Mapped[datetime | None]
 
 
 class BankEntry(Base):
@@ -130,6 +131,20 @@ class BankEntry(Base):
     removed_at: Mapped[datetime | None]
     removed_by: Mapped[str | None] = mapped_column(String(128))
     removed_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class BankOpinion(Base):
+    """What one reviewer (a moderator, a peer) thinks of one entry; one opinion per reviewer."""
+
+    __tablename__ = "bank_opinions"
+    __table_args__ = (UniqueConstraint("entry_id", "by"),
+                      Index("ix_bank_opinions_entry", "entry_id"))
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("bank_entries.id"))
+    opinion: Mapped[str] = mapped_column(String(32))
+    by: Mapped[str] = mapped_column(String(128))
+    note: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class BankChange(Base):

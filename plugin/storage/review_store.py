@@ -255,12 +255,12 @@ class ReviewStore:
             last = rows[-1].id
 
     # -- legal holds ------------------------------------------------------------------------
-    def hold_put(self, item_id: int, category: str, expires_at: datetime, nonce: bytes,
-                 ciphertext: bytes) -> bool:
+    def hold_put(self, item_id: int, category: str, created_at: datetime,
+                 expires_at: datetime, nonce: bytes, ciphertext: bytes) -> bool:
         try:
             with self.db.session() as s:
-                s.add(LegalHold(item_id=item_id, category=category, expires_at=expires_at,
-                                nonce=nonce, ciphertext=ciphertext))
+                s.add(LegalHold(item_id=item_id, category=category, created_at=created_at,
+                                expires_at=expires_at, nonce=nonce, ciphertext=ciphertext))
             return True
         except IntegrityError:
             return False

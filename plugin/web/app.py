@@ -10,7 +10,20 @@ from flask import Flask
 
 from plugin.services import Services
 from plugin.settings import Settings
-from plugin.web import admin_api, errors, health, misskey, webhooks
+from plugin.web import (
+    admin_api,
+    banks_api,
+    dashboard,
+    errors,
+    federation,
+    gate,
+    health,
+    intake,
+    misskey,
+    moderator_auth,
+    review,
+    webhooks,
+)
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> Flask:
@@ -18,7 +31,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = max(settings.webhook_max_bytes, settings.media_max_bytes)
     app.extensions["consentry"] = services or Services.from_settings(settings)
-    for bp in (webhooks.bp, admin_api.bp, health.bp, misskey.bp):
+    for bp in (webhooks.bp, admin_api.bp, banks_api.bp, health.bp, federation.bp, misskey.bp,
+               moderator_auth.bp, review.bp, intake.bp, gate.bp, dashboard.bp):
         app.register_blueprint(bp)
+    dashboard.mount_rq_dashboard(app)
     errors.register(app)
     return app

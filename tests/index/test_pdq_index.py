@@ -321,6 +321,7 @@ def test_hex_round_trip() -> None:
 def test_hex_matches_threatexchange_convention() -> None:
     """ThreatExchange prints ``int("".join(bits), 2)`` as 64 hex digits, first bit = MSB."""
     import pdqhash
+
     rng = np.random.default_rng(9)
     image = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     bits, _quality = pdqhash.compute(image)

@@ -3,6 +3,8 @@
 Revision ID: 0003
 Revises: 0001
 """
+from datetime import UTC, datetime
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -86,13 +88,16 @@ def upgrade() -> None:
     )
     op.create_index("ix_fed_received_hash", "fed_received", ["peer_id", "hash_type", "hash_value"])
     op.create_index("ix_fed_received_state", "fed_received", ["state", "expires_at"])
-    op.create_table(
+    state = op.create_table(
         "fed_state",
         sa.Column("key", sa.String(64), nullable=False),
         sa.Column("value", sa.JSON(), nullable=False),
         sa.Column("updated_at", TS, nullable=False),
         sa.PrimaryKeyConstraint("key"),
     )
+    # The publisher's lock row exists from the start, so publishers never race to create it.
+    op.bulk_insert(state, [{"key": "publisher", "value": {},
+                            "updated_at": datetime.now(UTC)}])
 
 
 def downgrade() -> None:

@@ -1,0 +1,203 @@
+"""Benchmark: cold sync of N hash records between two local instances, and propagation delay.
+
+Why: the issue's targets are a cold sync of 1M records in <= 60 s and a steady-state
+propagation (publish on A -> entry matchable on B) of <= 5 s. HMA fetches 5,000 records per
+commit and needs ~4 min per run; our baseline here, measured in the same run on the same feed,
+is that shape: records verified one by one in-process and written through the ORM path
+(``BankStore.entries_add``), one commit per 5,000 (measured on a sample, extrapolated).
+
+Set-up (not timed): two real instances on loopback (threaded werkzeug servers, own SQLite
+databases, own Redis databases on an embedded redis-server, own keys), paired; A holds N
+entries in a ``peers`` bank, published into its change log.
+
+Measured: (1) cold sync: ``sync_peer`` on B from cursor 0 until ``has_more`` is false, pages of
+1,000, prefetch + parallel proof verification; (2) propagation: A adds one entry, publishes
+and nudges; B's real ``consentry worker sync`` process pulls; we time until the entry is in
+B's bank, 20 rounds, p50/p95/max.
+
+    .venv/bin/python bench/sync.py                     # 1,000,000 records
+    .venv/bin/python bench/sync.py --records 100000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from redis import Redis
+from werkzeug.serving import make_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from plugin.embedded_redis import EmbeddedRedis
+from plugin.federation.changelog import publish_bank_changes
+from plugin.federation.client import PeerClient
+from plugin.federation.context import federation
+from plugin.federation.peers import add_peer, approve_peer
+from plugin.federation.records import verify_record
+from plugin.federation.sync import sync_peer
+from plugin.federation.wellknown import find_key
+from plugin.services import Services
+from plugin.settings import Settings
+from plugin.storage.banks import EntryInput
+
+
+class Node:
+    def __init__(self, name: str, root: Path, redis: str, db: int) -> None:
+        sock = __import__("socket").socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.env = {
+            "CONSENTRY_DATA_DIR": str(root / name), "CONSENTRY_REDIS_URL": f"{redis}?db={db}",
+            "CONSENTRY_DATABASE_URL": f"sqlite:///{root / name}.db",
+            "CONSENTRY_PUBLIC_URL": f"http://127.0.0.1:{self.port}",
+            "CONSENTRY_FEDERATION_DOMAIN": f"{name}.test", "CONSENTRY_ALLOW_INSECURE_PEERS": "1",
+            "CONSENTRY_ADMIN_TOKEN": "bench", "CONSENTRY_MASTODON_WEBHOOK_SECRET": "bench"}
+        Redis.from_url(self.env["CONSENTRY_REDIS_URL"]).flushdb()
+        self.settings = Settings.from_env(self.env)
+        self.services = Services.from_settings(self.settings)
+        self.services.db.migrate()
+        from plugin.web.app import create_app
+
+        self.server = make_server("127.0.0.1", self.port, create_app(services=self.services),
+                                  threaded=True)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.fed = federation(self.services)
+
+
+def hexes(start: int, n: int) -> list[tuple[str, str, None]]:
+    return [("pdq", f"{i:064x}", None) for i in range(start, start + n)]
+
+
+def setup(records: int, root: Path, redis: str) -> tuple[Node, Node, int]:
+    a, b = Node("a", root, redis, 1), Node("b", root, redis, 2)
+    bank = a.services.banks.bank_create("shared", "ncii", visibility="peers")
+    t = time.perf_counter()
+    for start in range(0, records, 20_000):
+        a.fed.received.entries_add_bulk(bank["id"], hexes(start, min(20_000, records - start)),
+                                        source="local")
+    t_add = time.perf_counter() - t
+    t = time.perf_counter()
+    counts = publish_bank_changes(a.fed, batch=5000)
+    t_pub = time.perf_counter() - t
+    print(f"set-up: {records:,} entries added in {t_add:.1f} s; published "
+          f"{counts['published']:,} signed records in {t_pub:.1f} s "
+          f"({counts['published'] / t_pub:,.0f}/s)", flush=True)
+    add_peer(a.fed, f"http://127.0.0.1:{b.port}", approve=True)
+    peer_id = b.fed.peers.peer_by_domain("a.test")["id"]
+    approve_peer(b.fed, peer_id)
+    return a, b, peer_id
+
+
+def cold_sync(b: Node, peer_id: int) -> float:
+    t = time.perf_counter()
+    summary = sync_peer(b.fed, peer_id)
+    elapsed = time.perf_counter() - t
+    assert "error" not in summary, summary
+    print(f"cold sync (Consentry): {summary['records']:,} records, {summary['pages']} pages in "
+          f"{elapsed:.1f} s = {summary['records'] / elapsed:,.0f} records/s  "
+          f"counts={summary['counts']}", flush=True)
+    return elapsed
+
+
+def baseline(b: Node, peer: dict, sample: int, total: int) -> float:
+    """HMA-shaped: sequential verify, ORM writes, one commit per 5,000 records."""
+    client = PeerClient(b.fed)
+    banks = b.services.banks
+    banks.bank_create("baseline", "ncii")
+    cursor, done, t = "0", 0, time.perf_counter()
+    pending: list[EntryInput] = []
+    while done < sample:
+        page = client.changes(peer, cursor, 1000)
+        for record in page.records:
+            verify_record(record, lambda m: find_key(peer["keys"], m.split("#")[1], http=False))
+            pending.append(EntryInput(record["hash_type"], record["hash_value"],
+                                      source="peer:a.test"))
+        if len(pending) >= 5000 or not page.has_more:
+            banks.entries_add("baseline", pending)
+            pending = []
+        done += len(page.records)
+        cursor = page.next
+        if not page.has_more:
+            break
+    elapsed = time.perf_counter() - t
+    projected = elapsed / done * total
+    print(f"cold sync (baseline, HMA-style): {done:,} records in {elapsed:.1f} s = "
+          f"{done / elapsed:,.0f} records/s -> {total:,} projected {projected:.0f} s", flush=True)
+    return projected
+
+
+def propagation(a: Node, b: Node, rounds: int) -> list[float]:
+    from workers.sync import nudge_peers
+
+    worker = subprocess.Popen([sys.executable, "-m", "plugin.cli", "worker", "sync"],
+                              env={**os.environ, **b.env}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL)
+    bank = "peer:a.test:ncii"
+    delays = []
+    try:
+        time.sleep(3)
+        for i in range(rounds + 1):
+            value = f"{10**12 + i:064x}"
+            t = time.perf_counter()
+            a.services.banks.entries_add("shared", [EntryInput("pdq", value)])
+            publish_bank_changes(a.fed)
+            nudge_peers(a.fed)
+            while not b.fed.received.received_known(
+                    b.fed.peers.peer_by_domain("a.test")["id"],
+                    [json.loads(a.services.db.engine.connect().exec_driver_sql(
+                        "select signed from fed_changelog order by id desc limit 1")
+                        .scalar())["id"]]):
+                if time.perf_counter() - t > 60:
+                    raise RuntimeError("no propagation within 60 s")
+                time.sleep(0.02)
+            if i:  # round 0 warms the worker up
+                delays.append(time.perf_counter() - t)
+        live = {e["value"] for e in b.services.banks.entries_export(bank)}
+        assert value in live, (value, len(live))
+    finally:
+        worker.terminate()
+        worker.wait(10)
+    q = statistics.quantiles(delays, n=20)
+    print(f"propagation A->B ({rounds} rounds, publish+nudge+worker pull): "
+          f"p50 {statistics.median(delays):.2f} s, p95 {q[18]:.2f} s, max {max(delays):.2f} s"
+          f"  (baseline: periodic poll every 60 s -> mean 30 s)", flush=True)
+    return delays
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--records", type=int, default=1_000_000)
+    parser.add_argument("--baseline-sample", type=int, default=20_000)
+    parser.add_argument("--rounds", type=int, default=20)
+    args = parser.parse_args()
+    print(f"cpus={os.cpu_count()} records={args.records:,}", flush=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        redis = EmbeddedRedis(root / "redis", appendonly=False)
+        url = redis.start()
+        try:
+            a, b, peer_id = setup(args.records, root, url)
+            ours = cold_sync(b, peer_id)
+            peer = b.fed.peers.peer_get(peer_id)
+            theirs = baseline(b, peer,
+                              min(args.baseline_sample, args.records), args.records)
+            met = "met" if ours <= 60 * args.records / 1e6 else "NOT met"
+            print(f"cold sync speed-up vs baseline: {theirs / ours:.1f}x (pro rata target "
+                  f"60 s per 1M: {met})", flush=True)
+            propagation(a, b, args.rounds)
+        finally:
+            redis.stop()
+
+
+if __name__ == "__main__":
+    main()

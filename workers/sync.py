@@ -1,0 +1,81 @@
+"""Sync jobs (queue ``sync``): thin shells over ``plugin.federation``.
+
+* ``sync_peer_job(peer_id)`` — pull one peer's feed (queued by a nudge or the admin API);
+  re-runs while nudges keep arriving during the run, so none is lost to the debounce.
+* ``sync_all_job()`` — the periodic tick: publish new bank changes, expire received records
+  whose expiry passed, pull every active peer (one failing peer never stops the others).
+* ``publish_job()`` / ``nudge_peers_job()`` — publish bank changes; tell peers to pull.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from plugin.federation.changelog import publish_bank_changes
+from plugin.federation.client import PeerClient
+from plugin.federation.context import Federation, federation, redis_key
+from plugin.federation.ingest import expire_received
+from plugin.federation.sync import sync_all, sync_peer
+from workers import context
+
+log = logging.getLogger(__name__)
+
+
+def _fed() -> Federation:
+    return federation(context.services())
+
+
+def run_peer_sync(fed: Federation, peer_id: int) -> dict[str, Any]:
+    redis = fed.services.redis
+    summary: dict[str, Any] = {}
+    for _ in range(5):
+        redis.delete(redis_key("nudged", peer_id))
+        summary = sync_peer(fed, peer_id)
+        redis.delete(redis_key("sync-queued", peer_id))
+        if not redis.get(redis_key("nudged", peer_id)):
+            break
+    return summary
+
+
+def sync_peer_job(peer_id: int) -> dict[str, Any]:
+    return run_peer_sync(_fed(), int(peer_id))
+
+
+def nudge_peers(fed: Federation) -> dict[str, Any]:
+    latest = fed.changelog.latest_id()
+    if latest is None:
+        return {"nudged": 0}
+    client = PeerClient(fed, timeout_s=5)
+    nudged, failed = 0, []
+    for peer in fed.peers.peer_list():
+        if peer["state"] != "active":
+            continue
+        try:
+            client.nudge(peer, latest)
+            nudged += 1
+        except Exception as exc:  # a nudge is only a hint; the poll catches up
+            failed.append(peer["domain"])
+            log.info("nudge to %s failed: %s", peer["domain"], exc)
+    return {"nudged": nudged, "failed": failed}
+
+
+def nudge_peers_job() -> dict[str, Any]:
+    return nudge_peers(_fed())
+
+
+def publish_job() -> dict[str, Any]:
+    fed = _fed()
+    counts = publish_bank_changes(fed)
+    if counts["published"] or counts["retracted"]:
+        counts["nudge"] = nudge_peers(fed)
+    return counts
+
+
+def sync_all_job() -> dict[str, Any]:
+    fed = _fed()
+    published = publish_bank_changes(fed)
+    if published["published"] or published["retracted"]:
+        nudge_peers(fed)
+    return {"published": published, "expired": expire_received(fed),
+            "peers": sync_all(fed)}
