@@ -203,11 +203,13 @@ def withdraw_entry(fed: Federation, peer: dict[str, Any], bank: str, hash_type: 
 def _entry_ids(fed: Federation, bank: str, hash_type: str, value: str) -> list[int]:
     from sqlalchemy import select
 
+    from plugin.storage.banks import value_digest
     from plugin.storage.models import Bank, BankEntry
 
     with fed.services.db.session() as s:
         return list(s.scalars(select(BankEntry.id).join(Bank).where(
-            Bank.name == bank, BankEntry.hash_type == hash_type, BankEntry.value == value,
+            Bank.name == bank, BankEntry.hash_type == hash_type,
+            BankEntry.value_digest == value_digest(value),
             BankEntry.removed_at.is_(None))))
 
 

@@ -7,6 +7,7 @@ Every worker's matcher replays ``changes_since(seq)`` to stay current without a 
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -66,6 +67,10 @@ def entry_to_dict(entry: BankEntry, bank: Bank, opinions: list[dict[str, Any]]) 
             "removed_at": entry.removed_at.isoformat() if entry.removed_at else None,
             "removed_by": entry.removed_by, "removed_reason": entry.removed_reason,
             **opinions_summary(opinions)}
+
+
+def value_digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
 
 
 def _lookup_key(hash_type_name: str, value: str) -> tuple[Any, str]:
@@ -162,30 +167,37 @@ class BankStore:
         batch; only when the bank has tombstones do we look for entries to revive. An import
         of a million rows is therefore bounded by the database, not by round trips.
         """
+        with self.db.session() as s:
+            return self._entries_add(s, self._bank(s, bank_name), entries)
+
+    def entries_add_by_id(self, bank_id: int, entries: Iterable[EntryInput]) -> int:
+        """``entries_add`` for a bank known by id (the federation's peer banks)."""
+        with self.db.session() as s:
+            return self._entries_add(s, s.get_one(Bank, bank_id), entries)
+
+    def _entries_add(self, s: Any, bank: Bank, entries: Iterable[EntryInput]) -> int:
         wanted: dict[tuple[str, str], EntryInput] = {}
         for item in entries:
             kind = hash_type(item.hash_type)
             wanted.setdefault((kind.name, kind.canonical(item.value)), item)
         if not wanted:
             return 0
-        with self.db.session() as s:
-            bank = self._bank(s, bank_name)
-            now = utcnow()
-            revived = self._revive(s, bank.id, list(wanted), now)
-            table = BankEntry.__table__
-            insert_ = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
-            statement = insert_(table).on_conflict_do_nothing(
-                index_elements=["bank_id", "hash_type", "value"]).returning(table.c.id)
-            rows = [{"bank_id": bank.id, "hash_type": k[0], "value": k[1],
-                     "note": item.note, "source": item.source, "created_at": now,
-                     "updated_at": now} for k, item in wanted.items()]
-            new_ids = list(s.scalars(statement, rows))
-            changed = revived + new_ids
-            if changed:
-                s.execute(BankChange.__table__.insert(),
-                          [{"bank_id": bank.id, "entry_id": i, "op": "add", "at": now}
-                           for i in changed])
-            return len(changed)
+        now = utcnow()
+        revived = self._revive(s, bank.id, list(wanted), now)
+        table = BankEntry.__table__
+        insert_ = pg_insert if s.bind.dialect.name == "postgresql" else sqlite_insert
+        statement = insert_(table).on_conflict_do_nothing(
+            index_elements=["bank_id", "hash_type", "value_digest"]).returning(table.c.id)
+        rows = [{"bank_id": bank.id, "hash_type": k[0], "value": k[1],
+                 "value_digest": value_digest(k[1]), "note": item.note, "source": item.source,
+                 "created_at": now, "updated_at": now} for k, item in wanted.items()]
+        new_ids = list(s.scalars(statement, rows))
+        changed = revived + new_ids
+        if changed:
+            s.execute(BankChange.__table__.insert(),
+                      [{"bank_id": bank.id, "entry_id": i, "op": "add", "at": now}
+                       for i in changed])
+        return len(changed)
 
     @staticmethod
     def _revive(s: Any, bank_id: int, keys: list[tuple[str, str]], now: Any) -> list[int]:
@@ -195,10 +207,12 @@ class BankStore:
         if has_tombstones is None:
             return []
         revived = []
-        for start in range(0, len(keys), 500):
+        digests = [(kind, value_digest(value)) for kind, value in keys]
+        for start in range(0, len(digests), 500):
             rows = s.scalars(select(BankEntry).where(
                 BankEntry.bank_id == bank_id, BankEntry.removed_at.is_not(None),
-                tuple_(BankEntry.hash_type, BankEntry.value).in_(keys[start:start + 500])))
+                tuple_(BankEntry.hash_type, BankEntry.value_digest).in_(
+                    digests[start:start + 500])))
             for row in rows:
                 row.removed_at = row.removed_by = row.removed_reason = None
                 row.updated_at = now
@@ -212,7 +226,7 @@ class BankStore:
         with self.db.session() as s:
             row = s.scalar(select(BankEntry).join(Bank).where(
                 Bank.name == bank_name, BankEntry.hash_type == kind.name,
-                BankEntry.value == canonical, BankEntry.removed_at.is_(None)))
+                BankEntry.value_digest == value_digest(canonical), BankEntry.removed_at.is_(None)))
             if row is None:
                 raise NotFound(f"no active {kind.name} entry {canonical} in bank {bank_name!r}")
             row.removed_at, row.removed_by, row.removed_reason = utcnow(), by, reason
@@ -224,7 +238,7 @@ class BankStore:
             bank = self._bank(s, bank_name)
             entry = s.scalar(select(BankEntry).where(
                 BankEntry.bank_id == bank.id, BankEntry.hash_type == kind.name,
-                BankEntry.value == canonical))
+                BankEntry.value_digest == value_digest(canonical)))
             if entry is None:
                 raise NotFound(f"no {kind.name} entry {canonical} in bank {bank_name!r}")
             return entry_to_dict(entry, bank, self._opinions(s, [entry.id]).get(entry.id, []))

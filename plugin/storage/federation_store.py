@@ -387,40 +387,14 @@ class ReceivedStore:
 
     def entries_add_bulk(self, bank_id: int, items: list[tuple[str, str, str | None]],
                          *, source: str) -> int:
-        """Add or revive (hash_type, value, note) entries in one transaction; count changes."""
-        if not items:
-            return 0
-        now = utcnow()
-        with self.db.session() as s:
-            existing: dict[tuple[str, str], BankEntry] = {}
-            for kind in {t for t, _, _ in items}:
-                values = [v for t, v, _ in items if t == kind]
-                for row in s.scalars(select(BankEntry).where(
-                        BankEntry.bank_id == bank_id, BankEntry.hash_type == kind,
-                        BankEntry.value.in_(values))):
-                    existing[(row.hash_type, row.value)] = row
-            new, revived, seen = [], [], set()
-            for kind, value, note in items:
-                if (kind, value) in seen:
-                    continue
-                seen.add((kind, value))
-                row = existing.get((kind, value))
-                if row is None:
-                    new.append({"bank_id": bank_id, "hash_type": kind, "value": value,
-                                "note": note, "source": source, "created_at": now,
-                                "updated_at": now})
-                elif row.removed_at is not None:
-                    row.removed_at = row.removed_by = row.removed_reason = None
-                    row.updated_at = now
-                    revived.append(row.id)
-            ids = list(revived)
-            if new:
-                ids += list(s.scalars(insert(BankEntry).returning(BankEntry.id), new))
-            s.flush()
-            if ids:
-                s.execute(insert(BankChange), [{"bank_id": bank_id, "entry_id": i, "op": "add",
-                                                "at": now} for i in ids])
-            return len(ids)
+        """Add or revive (hash_type, value, note) entries in one transaction; count changes.
+
+        The same rows and change-log entries as every bank write: ``BankStore`` does it.
+        """
+        from plugin.storage.banks import BankStore, EntryInput
+
+        return BankStore(self.db).entries_add_by_id(
+            bank_id, [EntryInput(kind, value, note, source=source) for kind, value, note in items])
 
 
 def _received(r: ReceivedRecord) -> dict[str, Any]:

@@ -117,13 +117,17 @@ class Bank(Base):
 
 
 class BankEntry(Base):
+    """One hash in one bank. ``value_digest`` (SHA-256 of ``value``) carries the uniqueness
+    and the lookups: a vPDQ value is far longer than a B-tree key may be."""
+
     __tablename__ = "bank_entries"
-    __table_args__ = (UniqueConstraint("bank_id", "hash_type", "value"),
-                      Index("ix_bank_entries_value", "hash_type", "value"))
+    __table_args__ = (UniqueConstraint("bank_id", "hash_type", "value_digest"),
+                      Index("ix_bank_entries_value", "hash_type", "value_digest"))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
     hash_type: Mapped[str] = mapped_column(String(32))
-    value: Mapped[str] = mapped_column(String(128))
+    value: Mapped[str] = mapped_column(Text)
+    value_digest: Mapped[str] = mapped_column(String(64))
     note: Mapped[str | None] = mapped_column(Text)
     source: Mapped[str] = mapped_column(String(64), default="local")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

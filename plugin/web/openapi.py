@@ -172,7 +172,7 @@ OPENAPI: dict[str, Any] = {
             "delete": {"summary": "Remove an entry (a tombstone with who and why is kept)",
                        "requestBody": {"required": True, "content": {"application/json": {
                            "schema": {"type": "object", "required": ["reason"], "properties": {
-                               "reason": {"type": "string", "minLength": 1},
+                               "reason": {"type": "string", "pattern": "\\S"},
                                "by": {"type": "string"}}}}}},
                        "responses": {"200": _json(_ref("Entry")), **ERRORS}}},
         "/api/v1/banks/{name}/entries/{kind}/{value}/opinions": {

@@ -120,7 +120,8 @@ def upgrade() -> None:
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('bank_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('hash_type', sa.String(length=32), nullable=False),
-    sa.Column('value', sa.String(length=128), nullable=False),
+    sa.Column('value', sa.Text(), nullable=False),
+    sa.Column('value_digest', sa.String(length=64), nullable=False),
     sa.Column('note', sa.Text(), nullable=True),
     sa.Column('source', sa.String(length=64), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
@@ -130,10 +131,10 @@ def upgrade() -> None:
     sa.Column('removed_reason', sa.Text(), nullable=True),
     sa.ForeignKeyConstraint(['bank_id'], ['banks.id'], ),
     sa.PrimaryKeyConstraint('id'),
-    sa.UniqueConstraint('bank_id', 'hash_type', 'value')
+    sa.UniqueConstraint('bank_id', 'hash_type', 'value_digest')
     )
     with op.batch_alter_table('bank_entries', schema=None) as batch_op:
-        batch_op.create_index('ix_bank_entries_value', ['hash_type', 'value'], unique=False)
+        batch_op.create_index('ix_bank_entries_value', ['hash_type', 'value_digest'], unique=False)
 
     # ### end Alembic commands ###
 
