@@ -19,12 +19,16 @@ import numpy as np
 from plugin.hashing.image_hashes import ImageHashes
 from plugin.index import PdqIndex, pdq_hex_to_bytes
 from plugin.storage.banks import ActiveEntry, BankStore, opinions_summary
+from plugin.video.matching import VideoMatcher, match_frames_against_stills
 
 
 class BankMatcher:
     def __init__(self, banks: BankStore, *, max_distance: int = 31, min_quality: int = 50,
-                 refresh_interval_s: float = 1.0) -> None:
+                 refresh_interval_s: float = 1.0, vpdq_query_pct: float = 80.0,
+                 vpdq_index_pct: float = 0.0) -> None:
         self.banks = banks
+        self.vpdq_query_pct = vpdq_query_pct
+        self.vpdq_index_pct = vpdq_index_pct
         self.max_distance = max_distance
         self.min_quality = min_quality
         self.refresh_interval_s = refresh_interval_s
@@ -36,6 +40,8 @@ class BankMatcher:
         self._entries: dict[int, ActiveEntry] = {}
         self._exact: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._pdq = PdqIndex(radius=self.max_distance)
+        self._video = VideoMatcher(query_match_pct=self.vpdq_query_pct,
+                                   index_match_pct=self.vpdq_index_pct)
 
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
@@ -72,6 +78,8 @@ class BankMatcher:
             if entry.hash_type == "pdq":
                 pdq_ids.append(entry.entry_id)
                 pdq_codes.append(pdq_hex_to_bytes(entry.value))
+            elif entry.hash_type == "vpdq":
+                self._video.add(entry.entry_id, entry.value)
             else:
                 self._exact[(entry.hash_type, entry.value)].add(entry.entry_id)
         if pdq_ids:
@@ -83,6 +91,8 @@ class BankMatcher:
             return
         if entry.hash_type == "pdq":
             self._pdq.remove([entry_id])
+        elif entry.hash_type == "vpdq":
+            self._video.remove(entry_id)
         else:
             self._exact[(entry.hash_type, entry.value)].discard(entry_id)
 
@@ -102,6 +112,28 @@ class BankMatcher:
                 for entry_id, distance in results:
                     found[entry_id] = min(distance, found.get(entry_id, distance))
         return self.describe(found)
+
+    def match_video(self, video: dict[str, Any]) -> list[dict[str, Any]]:
+        """Matches of a scanned clip (``plugin.video.scan_video_bytes``'s result): the file's
+        MD5 against ``video_md5`` entries, its vPDQ against ``vpdq`` entries (distance is 100
+        minus the share of the clip's frames found, as HMA reports it), and every sampled frame
+        against the banked stills, so a clip that shows a banked picture matches it."""
+        self.refresh()
+        found: dict[int, int] = {i: 0 for i in self._exact.get(("video_md5", video["video_md5"]),
+                                                                ())}
+        evidence: dict[int, dict[str, Any]] = {}
+        for hit in self._video.match(video["vpdq"]) if video.get("vpdq") else []:
+            found[hit.entry_id] = round(100 - hit.query_pct)
+            evidence[hit.entry_id] = {"query_pct": hit.query_pct, "bank_pct": hit.bank_pct}
+        for hit in match_frames_against_stills(video.get("pdq_frames") or [], self._pdq,
+                                               max_distance=self.max_distance,
+                                               min_quality=self.min_quality):
+            found[hit["entry_id"]] = min(hit["distance"], found.get(hit["entry_id"], 256))
+            evidence[hit["entry_id"]] = {"timestamps": hit["timestamps"]}
+        matches = self.describe(found)
+        for match in matches:
+            match.update(evidence.get(match["entry_id"], {}))
+        return matches
 
     def match_value(self, hash_type_name: str, value: str) -> list[dict[str, Any]]:
         """Look up one hash value (an API lookup by hash rather than by picture)."""

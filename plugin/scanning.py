@@ -18,19 +18,22 @@ from PIL import Image
 
 from plugin.enforcement import PlannedAction, plan_actions
 from plugin.errors import MediaError, TransientError
-from plugin.hashing.image_hashes import hash_image
+from plugin.hashing.image_hashes import file_digests, hash_image
 from plugin.mastodon.payloads import MediaRef, StatusRef, WebhookEvent
 from plugin.matching import BankMatcher
 from plugin.media.decode import decode_image
 from plugin.media.fetch import FetchPolicy, fetch_media
 from plugin.services import Services
+from plugin.video.animated import is_animated
+from plugin.video.sandbox import VideoLimits
+from plugin.video.scan import AUDIO_NOT_SCANNED, VIDEO_TYPES, scan_video_bytes
 
 #: A classifier stage: decoded RGB image in, one JSON-safe verdict out (``model``, raw
 #: ``scores``, ``taxonomy`` scores, thresholded ``labels``). Implemented in ``workers``
 #: (onnxruntime), so web processes never load a model.
 Classify = Callable[[Image.Image], dict[str, Any]]
 
-SCANNED_TYPES = ("image",)
+SCANNED_TYPES = ("image", *VIDEO_TYPES)
 FINAL_STATES = ("scanned", "error", "unsupported")
 
 
@@ -39,22 +42,44 @@ class ScanContext:
     services: Services
     matcher: BankMatcher
     classifiers: Sequence[Classify] = field(default_factory=tuple)
+    #: Derivatives of protected pictures and consent (``plugin.consent.stage``); None: off.
+    protected: Any = None
 
-    @property
-    def fetch_policy(self) -> FetchPolicy:
+    def fetch_policy(self, media_type: str = "image") -> FetchPolicy:
         s = self.services.settings
-        return FetchPolicy(allow_private=s.media_allow_private, max_bytes=s.media_max_bytes,
+        cap = s.video_max_bytes if media_type in VIDEO_TYPES else s.media_max_bytes
+        return FetchPolicy(allow_private=s.media_allow_private, max_bytes=cap,
                            timeout_s=s.media_timeout_s)
 
 
-def scan_bytes(data: bytes, ctx: ScanContext) -> dict[str, Any]:
-    """Hash, match and classify one file's bytes. Raises ``MediaError`` when it can't."""
+def scan_bytes(data: bytes, ctx: ScanContext, media_type: str = "image") -> dict[str, Any]:
+    """Hash, match and classify one file's bytes. Raises ``MediaError`` when it can't.
+
+    Videos, GIFVs and animated images take the motion path (``plugin.video``: decoding in a
+    sandboxed child, vPDQ, sampled frames through the same classifiers); stills are decoded
+    once here and the same image goes to every hash type and classifier.
+    """
+    if media_type in VIDEO_TYPES or is_animated(data):
+        return scan_motion(data, media_type, ctx)
     decoded = decode_image(data, max_pixels=ctx.services.settings.media_max_pixels)
     hashes = hash_image(data, decoded.image)
     verdicts = [classify(decoded.image) for classify in ctx.classifiers]
     return {**hashes.to_dict(), "matches": ctx.matcher.match(hashes),
             "labels": labels_of(verdicts), "verdicts": verdicts,
-            "width": decoded.width, "height": decoded.height, "format": decoded.format}
+            "width": decoded.width, "height": decoded.height, "format": decoded.format,
+            "derivatives": ctx.protected.scan(data, decoded.image) if ctx.protected else None}
+
+
+def scan_motion(data: bytes, media_type: str, ctx: ScanContext) -> dict[str, Any]:
+    settings = ctx.services.settings
+    video = scan_video_bytes(data, media_type, VideoLimits.from_settings(settings),
+                             classify=ctx.classifiers)
+    sha256, md5 = file_digests(data)
+    return {"sha256": sha256, "md5": md5, "pdq": None, "pdq_quality": None,
+            "pdq_dihedral": None, "matches": ctx.matcher.match_video(video),
+            "labels": video.get("labels") or [], "verdicts": [], "video": video,
+            "width": video.get("width"), "height": video.get("height"),
+            "format": video.get("format"), "derivatives": None}
 
 
 def labels_of(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -71,8 +96,9 @@ def scan_media(status: StatusRef, media: MediaRef, ctx: ScanContext) -> dict[str
     if row.state in FINAL_STATES:
         return scans.scan_get(media.media_id) or {}
     if media.media_type not in SCANNED_TYPES:
-        scans.scan_save(media.media_id, state="unsupported",
-                        error=f"{media.media_type} attachments are not scanned yet")
+        reason = (AUDIO_NOT_SCANNED if media.media_type == "audio"
+                  else f"{media.media_type} attachments are not scanned")
+        scans.scan_save(media.media_id, state="unsupported", error=reason)
         return scans.scan_get(media.media_id) or {}
     started = time.monotonic()
     try:
@@ -85,7 +111,10 @@ def scan_media(status: StatusRef, media: MediaRef, ctx: ScanContext) -> dict[str
     scans.scan_save(media.media_id, state="scanned", error=None, sha256=result["sha256"],
                     pdq=result["pdq"], pdq_quality=result["pdq_quality"],
                     pdq_dihedral=result["pdq_dihedral"], matches=result["matches"],
-                    labels=result["labels"], verdicts=result["verdicts"], scan_ms=elapsed_ms)
+                    labels=result["labels"], verdicts=result["verdicts"],
+                    video=result.get("video"), scan_ms=elapsed_ms)
+    if ctx.protected is not None:
+        ctx.protected.after_scan(status, media, result)
     ctx.services.metrics.observe_ms("scan", elapsed_ms)
     ctx.services.metrics.count("job:scan_media:scanned")
     return scans.scan_get(media.media_id) or {}
@@ -98,8 +127,8 @@ def _fetch_and_scan(media: MediaRef, ctx: ScanContext) -> dict[str, Any]:
     failures: list[MediaError | TransientError] = []
     for url in urls:
         try:
-            fetched = fetch_media(url, ctx.fetch_policy)
-            return scan_bytes(fetched.data, ctx)
+            fetched = fetch_media(url, ctx.fetch_policy(media.media_type))
+            return scan_bytes(fetched.data, ctx, media.media_type)
         except (MediaError, TransientError) as exc:
             failures.append(exc)
     # Retry later if any copy failed for a passing reason; otherwise the media is unscannable.
@@ -111,5 +140,8 @@ def scan_event(event: WebhookEvent, ctx: ScanContext) -> list[PlannedAction]:
     planned: list[PlannedAction] = []
     for status in event.statuses:
         results = [scan_media(status, media, ctx) for media in status.media]
+        if ctx.protected is not None:  # consent enforcement adds derivative findings
+            results, extra = ctx.protected.enforce(status, results)
+            planned.extend(extra)
         planned.extend(plan_actions(status, results, ctx.services.policy))
     return planned

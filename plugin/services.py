@@ -72,8 +72,10 @@ class Services:
     @cached_property
     def matcher(self) -> BankMatcher:
         """This process's bank matcher (loaded on first use, kept current by the change log)."""
-        return BankMatcher(self.banks, max_distance=self.settings.pdq_max_distance,
-                           min_quality=self.settings.pdq_min_quality)
+        s = self.settings
+        return BankMatcher(self.banks, max_distance=s.pdq_max_distance,
+                           min_quality=s.pdq_min_quality, vpdq_query_pct=s.vpdq_query_match_pct,
+                           vpdq_index_pct=s.vpdq_index_match_pct)
 
     @cached_property
     def metrics(self) -> Metrics:

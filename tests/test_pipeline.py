@@ -177,3 +177,32 @@ def test_classifier_labels_are_stored_and_the_policy_acts_on_them(stack, tmp_pat
     [report] = reports_on(stack)
     assert [str(s["id"]) for s in report["statuses"]] == [str(portrait["id"])]
     assert "face" in report["comment"] and report["category"] == "other"
+
+
+def test_a_reencoded_clip_of_a_banked_video_is_reported_and_audio_is_recorded(stack, tmp_path):
+    from tests.video.clips import photo, reencode, slideshow
+    from workers import context
+
+    original = slideshow([photo(3), photo(21)], tmp_path / "original.mp4", seconds_each=2.0)
+    reencode(original, stack.media.root / "repost.mp4", size=(480, 270), crf=32)
+    scanned = context.scan_context()
+    from plugin.scanning import scan_bytes
+
+    banked = scan_bytes(original.read_bytes(), scanned, "video")["video"]["vpdq"]
+    stack.services.banks.bank_create("clips", "terror")
+    stack.services.banks.entries_add("clips", [EntryInput("vpdq", banked)])
+
+    status = stack.mastodon.client("alice").status_post("a clip")
+    body = json.loads(webhook_body(status, [("4001", stack.media.url("repost.mp4")),
+                                            ("4002", stack.media.url("sound.mp3"))]))
+    body["object"]["media_attachments"][0]["type"] = "video"
+    body["object"]["media_attachments"][1]["type"] = "audio"
+    deliver(stack, json.dumps(body).encode())
+
+    video, audio = scans(stack, str(status["id"]))
+    assert video["state"] == "scanned" and video["video"]["frames"] > 0
+    [match] = video["matches"]
+    assert match["bank"] == "clips" and match["type"] == "vpdq" and match["query_pct"] >= 80
+    assert audio["state"] == "unsupported" and "audio is not scanned" in audio["error"]
+    [report] = reports_on(stack)
+    assert report["category"] == "legal"

@@ -98,6 +98,7 @@ class MediaScan(Base):
     matches: Mapped[list[Any]] = mapped_column(JSON, default=list)
     labels: Mapped[list[Any]] = mapped_column(JSON, default=list)
     verdicts: Mapped[list[Any] | None]
+    video: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     scanned_at: Mapped[datetime | None]
     scan_ms: Mapped[float | None] = mapped_column(Float)
