@@ -10,7 +10,7 @@ and a permanent one is recorded as ``failed``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from plugin.errors import ConsentryError, TransientError
@@ -35,13 +35,24 @@ def triggered_rules(scans: list[dict[str, Any]], policy: Policy) -> list[tuple[R
     fired = []
     for scan in scans:
         for match in scan.get("matches") or []:
-            fired.append((policy.for_category(match["category"]),
+            fired.append((_judged_rule(policy.for_category(match["category"]), match),
                           {"media_id": scan["media_id"], "match": match}))
         for label in scan.get("labels") or []:
             rule = policy.for_label(label["label"])
             if rule is not None and label["score"] >= rule.min_score:
                 fired.append((rule, {"media_id": scan["media_id"], "label": label}))
     return fired
+
+
+def _judged_rule(rule: Rule, match: dict[str, Any]) -> Rule:
+    """Apply the trust policy's word on a peer-sourced match (``federation.trust``)."""
+    if match.get("trust") == "review":
+        return replace(rule, actions=("review",))
+    cap = match.get("max_action")
+    if cap is not None:
+        allowed = tuple(a for a in rule.actions if SEVERITY[a] <= SEVERITY.get(cap, -1))
+        return replace(rule, actions=allowed or ("review",))
+    return rule
 
 
 def plan_actions(status: StatusRef, scans: list[dict[str, Any]],

@@ -18,6 +18,7 @@ from PIL import Image
 
 from plugin.enforcement import PlannedAction, plan_actions
 from plugin.errors import MediaError, TransientError
+from plugin.federation.trust import apply_trust
 from plugin.hashing.image_hashes import file_digests, hash_image
 from plugin.mastodon.payloads import MediaRef, StatusRef, WebhookEvent
 from plugin.matching import BankMatcher
@@ -143,5 +144,6 @@ def scan_event(event: WebhookEvent, ctx: ScanContext) -> list[PlannedAction]:
         if ctx.protected is not None:  # consent enforcement adds derivative findings
             results, extra = ctx.protected.enforce(status, results)
             planned.extend(extra)
+        results = apply_trust(results, ctx.services)  # what peers' hashes may cause
         planned.extend(plan_actions(status, results, ctx.services.policy))
     return planned

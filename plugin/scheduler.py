@@ -24,7 +24,10 @@ class PeriodicJob:
 
 
 def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
-    jobs = []
+    # Peer sync pulls each approved peer's change log (a no-op without peers); publishing
+    # turns bank changes into signed records for peers (cheap when nothing changed).
+    jobs = [PeriodicJob("federation-publish", "workers.sync.publish_job", "sync", 30),
+            PeriodicJob("federation-sync", "workers.sync.sync_all_job", "sync", 60)]
     if settings.remote_timeline_interval_s > 0:
         jobs.append(PeriodicJob("remote-timeline", "workers.remote_timeline.poll_remote_timeline",
                                 "default", settings.remote_timeline_interval_s))

@@ -13,6 +13,7 @@ from typing import Any
 
 from plugin import redis_keys
 from plugin.enforcement import plan_actions
+from plugin.federation.trust import apply_trust
 from plugin.mastodon.payloads import statuses_in_status
 from plugin.queueing import enqueue_unique
 from plugin.scanning import scan_media
@@ -46,7 +47,7 @@ def poll_remote_timeline() -> dict[str, Any]:
         for ref in refs:
             results = [scan_media(ref, media, ctx) for media in ref.media]
             scanned += len(results)
-            planned = plan_actions(ref, results, svc.policy)
+            planned = plan_actions(ref, apply_trust(results, svc), svc.policy)
             ids = [svc.actions.action_plan(p.key, p.kind, p.params, p.evidence)[0]
                    for p in planned]
             if ids:

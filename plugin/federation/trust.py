@@ -31,7 +31,7 @@ from plugin.services import Services
 from .changelog import LOCAL_TO_WIRE
 from .context import federation, redis_key
 
-__all__ = ["Decision", "disposition", "explain"]
+__all__ = ["Decision", "apply_trust", "disposition", "explain"]
 
 Verdict = Literal["act", "review", "ignore"]
 POPULAR_WINDOW_S = 3600
@@ -126,3 +126,34 @@ def _popular(fed: Any, peer: dict[str, Any], match: dict[str, Any], media_id: st
     withdraw_entry(fed, peer, match["bank"], match["type"], match["value"],
                    reason=f"quarantined: matched {count} local pictures within an hour")
     return True
+
+
+def apply_trust(scans: list[dict[str, Any]], services: Services) -> list[dict[str, Any]]:
+    """The scans with their matches judged: what enforcement may do with each.
+
+    Allowlist matches never act. Peer-sourced matches are dropped (``ignore``), marked
+    ``trust: "review"`` (enforcement opens a review item instead of acting), or kept with
+    ``max_action`` (enforcement caps the policy's actions at it). Matches on our own banks
+    pass unchanged. The decision's reasons travel with each judged match as evidence.
+    """
+    allowlist = services.settings.federation_allowlist_bank
+    judged = []
+    for scan in scans:
+        matches = scan.get("matches") or []
+        if not any(_peer_domain(m["bank"]) or m["bank"] == allowlist for m in matches):
+            judged.append(scan)
+            continue
+        decision = explain(matches, services, media_id=scan.get("media_id"))
+        kept = []
+        for match in matches:
+            if match["bank"] == allowlist:
+                continue
+            if _peer_domain(match["bank"]) is None:
+                kept.append(match)
+            elif decision.verdict == "review":
+                kept.append({**match, "trust": "review", "trust_reasons": decision.reasons})
+            elif decision.verdict == "act":
+                kept.append({**match, "max_action": decision.max_action,
+                             "trust_reasons": decision.reasons})
+        judged.append({**scan, "matches": kept})
+    return judged

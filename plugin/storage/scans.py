@@ -13,7 +13,8 @@ from plugin.storage.database import Database
 from plugin.storage.models import Event, MediaScan, utcnow
 
 SCAN_FIELDS = ("media_id", "status_id", "media_type", "state", "error", "sha256", "pdq",
-               "pdq_quality", "matches", "labels", "verdicts", "video", "url", "remote_url", "scanned_at")
+               "pdq_quality", "matches", "labels", "verdicts", "video", "url", "remote_url",
+               "scanned_at")
 
 
 class ScanStore:

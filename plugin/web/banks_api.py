@@ -17,6 +17,7 @@ from plugin.hashing.image_hashes import hash_image
 from plugin.hashing.types import hash_type
 from plugin.media.decode import decode_image
 from plugin.media.fetch import FetchPolicy, fetch_media
+from plugin.queueing import queue
 from plugin.storage.banks import EntryInput
 from plugin.web.auth import require_admin
 from plugin.web.context import services
@@ -45,8 +46,12 @@ def _field(body: dict[str, Any], name: str, kind: type, *, required: bool = Fals
 
 
 def _audit(action: str, subject: str, detail: dict[str, Any]) -> None:
-    services().audit.audit_append(actor="admin-api", action=action, subject=subject,
-                                  outcome="done", detail=detail)
+    """Record an admin write, and let peers hear of it now rather than at the next poll."""
+    svc = services()
+    svc.audit.audit_append(actor="admin-api", action=action, subject=subject, outcome="done",
+                           detail=detail)
+    queue("sync", svc.redis).enqueue("workers.sync.publish_job", job_timeout=600,
+                                     result_ttl=600)
 
 
 def _picture_bytes() -> bytes:

@@ -122,3 +122,37 @@ def test_nudge_queues_one_pull_and_the_job_applies_it(trio) -> None:
     run_peer_sync(b.fed, b.peer_id(a))
     assert hexes(3, 1)[0] in received_values(b)
     assert (datetime.now(UTC) - started).total_seconds() < 5
+
+
+def test_enforcement_follows_the_trust_decision(trio) -> None:
+    """What a peer's word may cause, end to end through planning: review until the quorum is
+    met, then the policy's actions capped at the peer's most severe allowed action."""
+    from plugin.enforcement import plan_actions
+    from plugin.federation.trust import apply_trust
+    from plugin.mastodon.payloads import StatusRef
+    from plugin.policy import parse_policy
+
+    a, b, _ = trio
+    pair(b, a)
+    share(a, [VALUE])
+    sync_peer(b.fed, b.peer_id(a))
+    status = StatusRef(status_id="77", url=None, account_id="5", account_acct="eve@x.test",
+                       visibility="public", via="status")
+    scan = {"media_id": "m1", "matches": _matches(b), "labels": []}
+    policy = parse_policy('[category.ncii]\nactions = ["report", "suspend"]\n')
+
+    def kinds() -> list[str]:
+        judged = apply_trust([scan], b.services)
+        return [p.kind for p in plan_actions(status, judged, policy)]
+
+    assert kinds() == ["review"]  # an untrusted peer's word goes to a moderator
+    b.configure(federation_quorum=1)
+    b.fed.peers.peer_update(b.peer_id(a), trust_level="trusted", auto_act=True,
+                            max_action="report")
+    assert kinds() == ["report"]  # trusted, but capped: no suspension on its word
+    b.fed.peers.peer_update(b.peer_id(a), max_action="suspend")
+    assert kinds() == ["report", "suspend"]
+    b.services.banks.bank_create("allowlist", "other")
+    b.services.banks.entries_add("allowlist", [EntryInput("pdq", VALUE)])
+    scan["matches"] = _matches(b)
+    assert kinds() == []  # our allowlist wins over every peer
