@@ -74,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
     from plugin.cli_moderators import add_parser as add_moderators_parser
 
     add_moderators_parser(sub)
+    from plugin.cli_protect import add_parser as add_protect_parser
+
+    add_protect_parser(sub)
     return parser
 
 

@@ -69,6 +69,13 @@ def _positive_float(raw: str) -> float:
     return value
 
 
+def _intervals(raw: str) -> tuple[int, ...]:
+    values = tuple(int(part) for part in raw.replace(" ", "").split(",") if part)
+    if any(v < 0 for v in values):
+        raise ValueError(f"expected comma-separated seconds >= 0, got {raw!r}")
+    return values
+
+
 def _percent(raw: str) -> float:
     value = float(raw)
     if not 0.0 <= value <= 100.0:
@@ -104,7 +111,7 @@ class Settings:
     workers: int = 1
     web_workers: int = 2
     remote_timeline_interval_s: int = 0
-    derivatives: bool = False
+    derivatives: bool = True
     classifiers: bool = True
     models_dir: Path | None = None
     # Moderators' side (plugin/review): sessions, legal hold, media gate, retention.
@@ -133,6 +140,16 @@ class Settings:
     video_decode_timeout_s: float = 120.0
     vpdq_query_match_pct: float = 80.0
     vpdq_index_match_pct: float = 0.0
+    # Back-off of jobs that failed transiently (seconds, comma-separated); empty: ~2 days.
+    retry_intervals: tuple[int, ...] = ()
+    # Per-address requests a minute to /gate (plugin/web/ratelimit.py); 0: off (docs/nginx.md).
+    gate_rate_per_min: int = 0
+    # Consent (plugin/consent, docs/consent.md).
+    consent_default: str = "not_allowed"
+    consent_oauth_url: str | None = None
+    consent_check_rate_per_min: int = 60
+    consent_ai_accounts: str = ""
+    consent_ai_labels: str = "ai_generated"
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
@@ -208,7 +225,16 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "video_max_frames": _positive_int,
     "vpdq_query_match_pct": _percent,
     "vpdq_index_match_pct": _percent,
+    "retry_intervals": _intervals,
+    "consent_default": lambda raw: _one_of(raw, ("not_allowed", "allowed", "ask")),
+    "consent_oauth_url": _parse_url,
 }
+
+
+def _one_of(raw: str, allowed: tuple[str, ...]) -> str:
+    if raw not in allowed:
+        raise ValueError(f"expected one of {', '.join(allowed)}, got {raw!r}")
+    return raw
 
 
 def _read_config_file(path: Path) -> dict[str, Any]:

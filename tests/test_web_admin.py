@@ -13,6 +13,7 @@ from tests.conftest import ADMIN_TOKEN
 # gate token) or is public by design (health, the takedown form, the OpenAPI document).
 PUBLIC = re.compile(r"^/(healthz|readyz|metrics|webhooks/mastodon|\.well-known/consentry|"
                     r"federation/v1/|v1/detect-images|api/v1/openapi\.json|api/v1/takedown|"
+                    r"api/v1/consent/check|"
                     r"takedown|gate|review/login|review/logout|static/|review/static/|"
                     r"consent)")
 

@@ -26,7 +26,17 @@ def services() -> Services:
 def scan_context() -> ScanContext:
     svc = services()
     return ScanContext(services=svc, matcher=svc.matcher,
-                       classifiers=load_classify_stages(svc.settings))
+                       classifiers=load_classify_stages(svc.settings),
+                       protected=derivative_stage(svc))
+
+
+def derivative_stage(svc: Services) -> Any:
+    """The consent/derivative stage (``plugin.consent.stage``), or None when turned off."""
+    if not svc.settings.derivatives:
+        return None
+    from plugin.consent.stage import DerivativeStage
+
+    return DerivativeStage(svc)
 
 
 @cache

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from plugin.consent.remote import apply_received
 from plugin.federation.changelog import publish_bank_changes
 from plugin.federation.client import PeerClient
 from plugin.federation.context import Federation, federation, redis_key
@@ -39,7 +40,10 @@ def run_peer_sync(fed: Federation, peer_id: int) -> dict[str, Any]:
 
 
 def sync_peer_job(peer_id: int) -> dict[str, Any]:
-    return run_peer_sync(_fed(), int(peer_id))
+    fed = _fed()
+    result = run_peer_sync(fed, int(peer_id))
+    result["consent"] = apply_received(fed)  # consent records take effect with the sync
+    return result
 
 
 def nudge_peers(fed: Federation) -> dict[str, Any]:
@@ -77,5 +81,6 @@ def sync_all_job() -> dict[str, Any]:
     published = publish_bank_changes(fed)
     if published["published"] or published["retracted"]:
         nudge_peers(fed)
-    return {"published": published, "expired": expire_received(fed),
-            "peers": sync_all(fed)}
+    peers = sync_all(fed)
+    return {"published": published, "expired": expire_received(fed), "peers": peers,
+            "consent": apply_received(fed)}

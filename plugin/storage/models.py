@@ -122,8 +122,9 @@ class BankEntry(Base):
     and the lookups: a vPDQ value is far longer than a B-tree key may be."""
 
     __tablename__ = "bank_entries"
-    __table_args__ = (UniqueConstraint("bank_id", "hash_type", "value_digest"),
-                      Index("ix_bank_entries_value", "hash_type", "value_digest"))
+    # One index only: every lookup names the bank, and each index on random digests costs
+    # a random B-tree write per imported row.
+    __table_args__ = (UniqueConstraint("bank_id", "hash_type", "value_digest"),)
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     bank_id: Mapped[int] = mapped_column(ForeignKey("banks.id"))
     hash_type: Mapped[str] = mapped_column(String(32))

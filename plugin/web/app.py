@@ -13,6 +13,7 @@ from plugin.settings import Settings
 from plugin.web import (
     admin_api,
     banks_api,
+    consent,
     dashboard,
     errors,
     federation,
@@ -21,6 +22,7 @@ from plugin.web import (
     intake,
     misskey,
     moderator_auth,
+    protected_api,
     review,
     webhooks,
 )
@@ -32,7 +34,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.config["MAX_CONTENT_LENGTH"] = max(settings.webhook_max_bytes, settings.media_max_bytes)
     app.extensions["consentry"] = services or Services.from_settings(settings)
     for bp in (webhooks.bp, admin_api.bp, banks_api.bp, health.bp, federation.bp, misskey.bp,
-               moderator_auth.bp, review.bp, intake.bp, gate.bp, dashboard.bp):
+               moderator_auth.bp, review.bp, intake.bp, gate.bp, dashboard.bp,
+               protected_api.bp, consent.bp):
         app.register_blueprint(bp)
     dashboard.mount_rq_dashboard(app)
     errors.register(app)
