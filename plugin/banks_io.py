@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import io
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -135,11 +136,15 @@ def export_rows(banks: BankStore, bank: str, fmt: str = "csv") -> Iterator[str]:
         raise BadRequest(f"format must be one of {', '.join(FORMATS)}")
     rows = banks.entries_export(bank, for_sharing=True)
     if fmt == "csv":
-        yield "hash_type,value,category,note\n"
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")  # vPDQ values hold commas and quotes
+        writer.writerow(["hash_type", "value", "category", "note"])
         for row in rows:
-            note = (row["note"] or "").replace('"', '""')
-            quoted = f'"{note}"' if any(c in note for c in ',"\n') else note
-            yield f"{row['hash_type']},{row['value']},{row['category']},{quoted}\n"
+            writer.writerow([row["hash_type"], row["value"], row["category"], row["note"] or ""])
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+        yield buffer.getvalue()
     else:
         for row in rows:
             if row["hash_type"] in PYTX_TYPES:

@@ -25,7 +25,7 @@ from typing import Any
 
 from .context import Federation
 from .records import sign_record
-from .schema import validate_record
+from .schema import HASH_TYPES, validate_record
 from .timestamps import format_rfc3339
 
 __all__ = ["LOCAL_TO_WIRE", "WIRE_TO_LOCAL", "changes_page", "publish_bank_changes",
@@ -94,8 +94,7 @@ def _shared(entry: Any, bank: Any) -> bool:
         return False
     if bank.category == "csam" and bank.visibility != "vetted":
         return False
-    return not (entry.source or "").startswith("peer:") and entry.hash_type in (
-        "pdq", "sha256", "md5")
+    return not (entry.source or "").startswith("peer:") and entry.hash_type in HASH_TYPES
 
 
 def _retract(fed: Federation, pub: Any, target: Any, now: float, reason: str) -> dict:

@@ -32,8 +32,9 @@ __all__ = [
 ]
 
 RECORD_TYPES = ("hash", "consent", "retraction", "tombstone")
-#: hash type -> length of the lower-case hex value
-HASH_TYPES = {"pdq": 64, "sha256": 64, "md5": 32}
+#: hash type -> length of the lower-case hex value (``vpdq``: pytx's text form, see below)
+HASH_TYPES = {"pdq": 64, "sha256": 64, "md5": 32, "video_md5": 32, "vpdq": 0}
+MAX_VPDQ_CHARS = 200_000  # ~2,500 one-per-second frames: a 40-minute clip
 OPINIONS = ("true_positive", "false_positive", "worth_investigating")
 RECOMMENDED_ACTIONS = ("reject", "review", "mark_sensitive", "none")
 AI_EDIT_VALUES = ("not_allowed", "allowed", "ask")
@@ -82,8 +83,26 @@ def _hash_pair(obj: Mapping[str, Any], where: str) -> None:
     length = HASH_TYPES.get(htype)
     if length is None:
         raise _fail(f"{where}: unsupported hash_type {htype!r}")
+    if htype == "vpdq":
+        _vpdq_value(value, where)
+        return
     if len(value) != length or not re.fullmatch(r"[0-9a-f]+", value):
         raise _fail(f"{where}: hash_value must be {length} lower-case hex digits")
+
+
+def _vpdq_value(value: str, where: str) -> None:
+    """A vPDQ value must be in its canonical text form (pytx's frame list), within a size cap."""
+    from plugin.errors import ConsentryError
+    from plugin.hashing.types import hash_type
+
+    if len(value) > MAX_VPDQ_CHARS:
+        raise _fail(f"{where}: vpdq hash_value longer than {MAX_VPDQ_CHARS} characters")
+    try:
+        canonical = hash_type("vpdq").canonical(value)
+    except ConsentryError as exc:
+        raise _fail(f"{where}: {exc.message}") from None
+    if canonical != value:
+        raise _fail(f"{where}: vpdq hash_value is not in canonical form")
 
 
 def validate_record(record: Any) -> None:
