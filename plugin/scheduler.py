@@ -28,6 +28,10 @@ def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
     # turns bank changes into signed records for peers (cheap when nothing changed).
     jobs = [PeriodicJob("federation-publish", "workers.sync.publish_job", "sync", 30),
             PeriodicJob("federation-sync", "workers.sync.sync_all_job", "sync", 60)]
+    if settings.instance_url and settings.instance_token:
+        # Mastodon sends no webhook for deleted posts: look for them (docs/consent.md).
+        jobs.append(PeriodicJob("consent-reconcile", "workers.consent.reconcile_deleted_job",
+                                "default", 300))
     if settings.remote_timeline_interval_s > 0:
         jobs.append(PeriodicJob("remote-timeline", "workers.remote_timeline.poll_remote_timeline",
                                 "default", settings.remote_timeline_interval_s))

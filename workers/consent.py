@@ -14,6 +14,7 @@ from typing import Any
 from plugin.consent.choices import publish_now
 from plugin.consent.notify import direct_message, message, notify_owner
 from plugin.consent.registration import backfill, register_media, should_protect
+from plugin.consent.reconcile import reconcile_deleted
 from plugin.consent.remote import apply_received
 from plugin.federation.context import federation
 from plugin.storage.protected_store import ProtectedStore
@@ -56,6 +57,11 @@ def notify_local_job(finding: dict[str, Any]) -> dict[str, Any]:
 
 def publish_consent_job(actor: str) -> dict[str, Any]:
     return {"record_id": publish_now(context.services(), actor)}
+
+
+def reconcile_deleted_job() -> dict[str, Any]:
+    """Periodic: withdraw the pictures of deleted posts (Mastodon sends no delete webhook)."""
+    return reconcile_deleted(context.services(), context.instance_client())
 
 
 def apply_received_job() -> dict[str, int]:

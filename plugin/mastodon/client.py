@@ -70,6 +70,17 @@ class InstanceClient:
                                 f"{response.text[:300]}")
         return str(response.json()["id"])
 
+    def status_gone(self, status_id: str) -> bool:
+        """Whether a post no longer exists (404/410). Network trouble raises TransientError."""
+        try:
+            response = self.http.get(f"{self.base_url}/api/v1/statuses/{status_id}",
+                                     timeout=self.timeout_s)
+        except requests.RequestException as exc:
+            raise TransientError(f"status lookup: instance unavailable: {exc}") from None
+        if response.status_code in (408, 429) or response.status_code >= 500:
+            raise TransientError(f"status lookup: instance answered {response.status_code}")
+        return response.status_code in (404, 410)
+
     def account_action(self, account_id: str, action: str, *, report_id: str | None,
                        text: str) -> None:
         self.call(f"account {action}", self.api.admin_account_moderate, account_id,
