@@ -12,9 +12,8 @@ from tests.conftest import corpus_photo
 from tests.support.mastodon_server import MODERATOR_TOKEN, start_mastodon
 
 
-
 @pytest.fixture
-def mastodon():  # noqa: ANN201
+def mastodon():
     server = start_mastodon()
     yield server
     server.stop()
