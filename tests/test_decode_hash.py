@@ -37,7 +37,7 @@ def test_large_jpeg_is_decoded_at_working_size():
     big = Image.open(corpus_photo(20)).convert("RGB").resize((4000, 3000))
     decoded = decode_image(encode(big, "JPEG", quality=90), max_pixels=CAP)
     assert (decoded.width, decoded.height) == (4000, 3000)
-    assert max(decoded.image.size) == 1024
+    assert 768 <= max(decoded.image.size) <= 1024  # decoded at 1/4 scale in the DCT
 
 
 def test_mirror_matches_through_the_dihedral_hashes():
