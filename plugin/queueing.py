@@ -22,6 +22,13 @@ QUEUE_NAMES = ("classify", "scan", "act", "sync", "default")
 # Network failures: back off over ~2 days like Mastodon's own webhook retries.
 NETWORK_RETRY = Retry(max=12, interval=[5, 15, 60, 120, 300, 600, 1800, 3600, 7200, 14400,
                                         43200, 86400])
+
+
+def network_retry(intervals: tuple[int, ...] = ()) -> Retry:
+    """``NETWORK_RETRY``, or one retry per interval given (``CONSENTRY_RETRY_INTERVALS``)."""
+    return Retry(max=len(intervals), interval=list(intervals)) if intervals else NETWORK_RETRY
+
+
 JOB_TTL = {"result_ttl": 7 * 86400, "failure_ttl": 30 * 86400}
 
 

@@ -13,8 +13,8 @@ from typing import Any
 
 from plugin.consent.choices import publish_now
 from plugin.consent.notify import direct_message, message, notify_owner
-from plugin.consent.registration import backfill, register_media, should_protect
 from plugin.consent.reconcile import reconcile_deleted
+from plugin.consent.registration import backfill, register_media, should_protect
 from plugin.consent.remote import apply_received
 from plugin.federation.context import federation
 from plugin.storage.protected_store import ProtectedStore

@@ -14,6 +14,7 @@ from rq.serializers import JSONSerializer
 
 from plugin.queueing import QUEUE_NAMES, queue
 from workers import context
+from workers.recovery import requeue_abandoned
 
 
 def run_worker(queue_names: list[str] | None = None, *, burst: bool = False) -> bool:
@@ -26,6 +27,7 @@ def run_worker(queue_names: list[str] | None = None, *, burst: bool = False) -> 
     svc = context.services()
     if "scan" in names:
         context.scan_context().matcher.refresh(force=True)
-    worker = SimpleWorker([queue(n, svc.redis) for n in names], connection=svc.redis,
-                          serializer=JSONSerializer)
+    queues = [queue(n, svc.redis) for n in names]
+    requeue_abandoned(queues)  # a worker that died mid-job: its jobs run again now
+    worker = SimpleWorker(queues, connection=svc.redis, serializer=JSONSerializer)
     return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")

@@ -6,7 +6,7 @@ import hashlib
 
 from plugin import redis_keys
 from plugin.mastodon.payloads import parse_webhook
-from plugin.queueing import enqueue_unique
+from plugin.queueing import enqueue_unique, network_retry
 from plugin.scanning import scan_event
 from workers import context
 
@@ -29,7 +29,8 @@ def process_event(body: str) -> dict[str, object]:
     if action_ids:
         plan_key = hashlib.sha256(",".join(map(str, action_ids)).encode()).hexdigest()[:32]
         enqueue_unique(svc.redis, "act", "workers.act.execute_actions", action_ids,
-                       job_id=redis_keys.action_job_id(plan_key))
+                       job_id=redis_keys.action_job_id(plan_key),
+                       retry=network_retry(svc.settings.retry_intervals))
     svc.scans.event_done(key)
     svc.metrics.count("job:process_event:done")
     return {"event": event.event, "statuses": len(event.statuses), "actions": action_ids}

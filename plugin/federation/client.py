@@ -16,6 +16,7 @@ from __future__ import annotations
 import ipaddress
 import json
 import socket
+import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
@@ -117,7 +118,7 @@ class PeerClient:
         try:
             response = self.http.send(prepared, allow_redirects=False, timeout=self.timeout,
                                       stream=True)
-            content = response.raw.read(cap + 1, decode_content=True)
+            content = _read_within(response, cap, self.timeout[1], url)
         except requests.RequestException as exc:
             raise PeerUnavailable(f"{method} {url}: {exc.__class__.__name__}: {exc}") from None
         finally:
@@ -202,6 +203,26 @@ class PeerClient:
         if not isinstance(records, list) or not isinstance(nxt, str) or len(nxt) > 64:
             raise InvalidRequest("malformed feed page")
         return FeedPage(records, nxt, bool(more))
+
+
+def _read_within(response: requests.Response, cap: int, seconds: float, url: str) -> bytes:
+    """Up to ``cap + 1`` bytes of the body, in ``seconds`` at most overall.
+
+    The read timeout bounds each wait for the socket, not the whole body: a peer dripping a
+    byte a second (slow loris) would otherwise hold a sync worker for days.
+    """
+    deadline = time.monotonic() + seconds
+    chunks, size = [], 0
+    while size <= cap:
+        chunk = response.raw.read1(min(65536, cap + 1 - size), decode_content=True)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+        if time.monotonic() > deadline:
+            response.close()
+            raise PeerUnavailable(f"{url}: body not received within {seconds:.0f} s")
+    return b"".join(chunks)
 
 
 def _base(url: str) -> str:

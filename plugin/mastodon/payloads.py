@@ -128,7 +128,8 @@ def statuses_in_report(report: dict[str, Any]) -> list[StatusRef]:
 def _status_ref(status: dict[str, Any], via: str, report_id: str | None = None) -> StatusRef:
     account = status.get("account") if isinstance(status.get("account"), dict) else {}
     media = []
-    for item in status.get("media_attachments") or []:
+    items = status.get("media_attachments")
+    for item in items if isinstance(items, list) else []:  # a wrong type must not crash a job
         if not isinstance(item, dict) or item.get("id") is None:
             continue
         media.append(MediaRef(media_id=str(item["id"]), media_type=str(item.get("type")),

@@ -80,8 +80,11 @@ def sniff_media_type(head: bytes) -> str | None:
 
 def is_public_address(address: str) -> bool:
     ip = ipaddress.ip_address(address)
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.is_site_local:
+            return False
+        # An IPv4 address inside IPv6 (mapped, or 6to4 2002::/16) is judged as that address.
+        ip = ip.ipv4_mapped or ip.sixtofour or ip
     return not (ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
                 or ip.is_multicast or ip.is_unspecified or ip in _SHARED_NET)
 
@@ -130,14 +133,17 @@ def fetch_media(url: str, policy: FetchPolicy) -> FetchedMedia:
 
 
 def _request_once(url: str, policy: FetchPolicy, deadline: float) -> urllib3.BaseHTTPResponse:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError as exc:  # "http://[::1", a port over 65535: never fetchable
+        raise MediaRefused(f"malformed URL {url[:200]!r}: {exc}") from None
     if parts.scheme not in ("http", "https"):
         raise MediaRefused(f"scheme {parts.scheme or '(none)'!r} refused; only http and https")
-    if not parts.hostname:
-        raise MediaRefused(f"URL has no host: {url[:200]!r}")
+    if not parts.hostname or any(c.isspace() or ord(c) < 32 for c in parts.hostname):
+        raise MediaRefused(f"URL has no valid host: {url[:200]!r}")
     if parts.username or parts.password:
         raise MediaRefused("URLs with credentials are refused")
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     address = resolve_checked(parts.hostname, port, policy.allow_private)
     remaining = deadline - time.monotonic()
     if remaining <= 0:

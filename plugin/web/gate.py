@@ -30,6 +30,7 @@ from plugin.settings import Settings
 from plugin.storage.database import Database
 from plugin.storage.review_store import ReviewStore
 from plugin.web.context import services
+from plugin.web.ratelimit import limit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("gate", __name__)
@@ -61,6 +62,7 @@ def gate():
     svc = services()
     if not _token_ok(svc.settings.gate_token, request.headers.get("X-Consentry-Gate-Token")):
         return Response(status=401)
+    limit(svc.redis, "gate", svc.settings.gate_rate_per_min)
     uri = request.headers.get("X-Original-URI") or request.args.get("uri") or ""
     status, reason = gate_answer(svc.redis, svc.db, uri, fail_open=svc.settings.gate_fail_open)
     return Response(status=status, headers={"X-Consentry-Status": reason,

@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 from plugin import redis_keys
 from plugin.errors import BadRequest, PayloadTooLarge, ServiceUnavailable, Unauthorized
 from plugin.mastodon.payloads import SUPPORTED_EVENTS, parse_envelope
-from plugin.queueing import enqueue_unique
+from plugin.queueing import enqueue_unique, network_retry
 from plugin.web.context import services
 
 bp = Blueprint("webhooks", __name__)
@@ -59,7 +59,8 @@ def mastodon_webhook():
     key = hashlib.sha256(body).hexdigest()
     try:
         created = enqueue_unique(svc.redis, "scan", "workers.scan.process_event",
-                                 body.decode(), job_id=redis_keys.event_job_id(key))
+                                 body.decode(), job_id=redis_keys.event_job_id(key),
+                                 retry=network_retry(svc.settings.retry_intervals))
         svc.metrics.count("webhooks_accepted" if created else "webhooks_duplicate")
     except RedisError as exc:
         raise ServiceUnavailable(f"cannot store the event now ({type(exc).__name__}); "

@@ -1,0 +1,67 @@
+"""Give back the jobs of a worker that died (``kill -9``, OOM killer, power loss) at once.
+
+RQ notices an abandoned job only when its entry in the ``StartedJobRegistry`` expires (the job
+timeout plus a minute) *and* a worker next runs its registry maintenance (every ten minutes):
+a scan whose worker was killed would wait up to a quarter of an hour. A worker that starts
+(``consentry up`` restarts the one that died) therefore looks at every started job of its
+queues first and requeues, at the front, those whose worker is certainly dead: its heartbeat
+key has expired, or it ran on this host and its process is gone. A job whose worker may still
+be alive on another host is left to RQ's own clean-up.
+
+Requeueing is guarded by ``ZREM`` on the registry entry, so two workers starting together never
+requeue one job twice. Re-running a job is safe because every job is idempotent (scan rows
+and actions are keyed, see ``workers.scan``).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+
+from redis import Redis
+from rq import Queue
+from rq.executions import Execution
+from rq.job import JobStatus
+
+log = logging.getLogger(__name__)
+
+
+def worker_is_dead(connection: Redis, worker_name: str) -> bool:
+    hostname, pid = connection.hmget(f"rq:worker:{worker_name}", "hostname", "pid")
+    if hostname is None and pid is None:
+        return True  # its heartbeat key expired
+    if hostname is None or pid is None or hostname.decode() != socket.gethostname():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+def requeue_abandoned(queues: list[Queue]) -> list[str]:
+    """Requeue the started jobs of dead workers; return their ids."""
+    requeued = []
+    for q in queues:
+        registry = q.started_job_registry
+        for job_id, execution_id in registry.get_job_and_execution_ids(cleanup=False):
+            try:
+                worker_name = Execution.fetch(execution_id, job_id, q.connection).worker_name
+            except ValueError:  # the execution hash expired: RQ's clean-up owns it
+                continue
+            if not worker_is_dead(q.connection, worker_name):
+                continue
+            if not q.connection.zrem(registry.key, f"{job_id}:{execution_id}"):
+                continue  # another worker took it first
+            job = q.fetch_job(job_id)
+            if job is None or job.get_status() != JobStatus.STARTED:
+                continue
+            with q.connection.pipeline() as pipe:
+                q._enqueue_job(job, pipeline=pipe, at_front=True)
+                pipe.execute()
+            log.warning("requeued job %s of dead worker %s", job_id, worker_name)
+            requeued.append(job_id)
+    return requeued
