@@ -72,15 +72,42 @@ def scan_bytes(data: bytes, ctx: ScanContext, media_type: str = "image") -> dict
 
 
 def scan_motion(data: bytes, media_type: str, ctx: ScanContext) -> dict[str, Any]:
+    """A video, GIFV or animated image: vPDQ and frame hashes against the banks, and every
+    sampled frame through the classifiers and the derivative matcher (an edited clip of a
+    protected picture is caught on the frames that show it)."""
     settings = ctx.services.settings
+    stages = list(ctx.classifiers)
+    derived: dict[int, dict[str, Any]] = {}
+    if ctx.protected is not None:
+        ctx.protected.matcher.refresh()
+        if len(ctx.protected.matcher):  # nothing protected: no frame matching to pay for
+            stages.append(_frame_derivatives(ctx, derived))
     video = scan_video_bytes(data, media_type, VideoLimits.from_settings(settings),
-                             classify=ctx.classifiers)
+                             classify=stages)
     sha256, md5 = file_digests(data)
+    derivatives = None
+    if derived:
+        derivatives = {"matches": sorted(derived.values(), key=lambda m: -m["score"]),
+                       "provenance": ctx.protected.provenance(data)}
     return {"sha256": sha256, "md5": md5, "pdq": None, "pdq_quality": None,
             "pdq_dihedral": None, "matches": ctx.matcher.match_video(video),
             "labels": video.get("labels") or [], "verdicts": [], "video": video,
             "width": video.get("width"), "height": video.get("height"),
-            "format": video.get("format"), "derivatives": None}
+            "format": video.get("format"), "derivatives": derivatives}
+
+
+def _frame_derivatives(ctx: ScanContext, derived: dict[int, dict[str, Any]]) -> Classify:
+    """A frame stage that labels nothing and collects derivative matches: the best match per
+    protected picture, and on how many sampled frames it was found."""
+    def stage(frame: Image.Image) -> list[dict[str, Any]]:
+        for match in ctx.protected.matcher.match(frame):
+            best = derived.get(match["id"])
+            seen = best["evidence"]["frames_matched"] if best else 0
+            if best is None or match["score"] > best["score"]:
+                best = derived[match["id"]] = {**match, "evidence": dict(match["evidence"])}
+            best["evidence"]["frames_matched"] = seen + 1
+        return []
+    return stage
 
 
 def labels_of(verdicts: list[dict[str, Any]]) -> list[dict[str, Any]]:

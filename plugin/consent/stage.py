@@ -66,9 +66,15 @@ class DerivativeStage:
         self._last = (hashlib.sha256(data).hexdigest(), data)
         return {"matches": matches, "provenance": read_provenance(data) if matches else None}
 
+    def provenance(self, data: bytes) -> dict[str, Any] | None:
+        """C2PA provenance of a file (a clip's, when its frames matched)."""
+        return read_provenance(data)
+
     def after_scan(self, status: StatusRef, media: MediaRef, result: dict[str, Any]) -> None:
         if result.get("derivatives") is not None:
             self.store.scan_derivatives_set(media.media_id, result["derivatives"])
+        if result.get("video") is not None:
+            return  # moving pictures are matched frame by frame, never registered as stills
         if status.account_domain is not None or not media.fetch_urls:
             return
         try:
