@@ -128,3 +128,20 @@ def test_mapping_from_taxonomy():
     probs = {p["className"]: p["probability"] for p in nsfwjs_predictions(verdicts, False)}
     assert probs == {"Sexy": 0.7, "Porn": 0.1, "Neutral": pytest.approx(0.3), "Drawing": 0.0,
                      "Hentai": 0.0}
+
+
+def test_a_derivative_of_a_protected_picture_is_recorded(misskey_client, services):
+    from plugin.protection.register import register_bytes
+    from plugin.storage.protected_store import ProtectedStore
+    from tests.protection.images import edited
+
+    owner = "https://a.test/users/alice"
+    register_bytes(ProtectedStore(services.db), corpus_photo(5).read_bytes(), owner=owner,
+                   source="file:5", max_pixels=50_000_000, visibility="public")
+    frame = io.BytesIO()
+    Image.open(io.BytesIO(edited(5))).convert("RGB").resize((299, 299)).save(frame, "PNG")
+    response = call_with_worker(misskey_client, {
+        "image0": (io.BytesIO(frame.getvalue()), "f.png", "image/png")})
+    assert response.json["result"]["results"][0]["success"] is True
+    [record] = services.audit.audit_list(action="consent.derivative_seen")
+    assert record["subject"] == owner and record["evidence"]["score"] > 0.5

@@ -28,10 +28,27 @@ def detect_images(images_b64: list[str]) -> list[dict[str, Any]]:
         except MediaError as exc:
             results.append(_error("IMAGE_DECODE_FAILED", exc.message))
             continue
+        _record_derivatives(ctx, scan)
         results.append({"success": True,
                         "predictions": nsfwjs_predictions(scan["verdicts"],
                                                           bool(scan["matches"]))})
     return results
+
+
+def _record_derivatives(ctx: Any, scan: dict[str, Any]) -> None:
+    """A frame that derives from a protected picture is written to the audit log.
+
+    Misskey sends normalised 299×299 PNG frames: no poster, no post, no C2PA manifest, so
+    there is nobody to report and no AI evidence to weigh (nudity shows in the predictions
+    anyway). What we can do is keep the finding, with its owner and evidence, for the
+    admins of both sides to follow up.
+    """
+    for match in (scan.get("derivatives") or {}).get("matches") or []:
+        ctx.services.audit.audit_append(
+            actor="misskey-detect", action="consent.derivative_seen", subject=match["owner"],
+            outcome="recorded", evidence={"protected_id": match["id"], "score": match["score"],
+                                          "evidence": match["evidence"],
+                                          "labels": scan.get("labels") or []})
 
 
 def _error(code: str, message: str) -> dict[str, Any]:
