@@ -128,7 +128,10 @@ def perform_action(action_id: int, client: InstanceClient, actions: ActionStore,
     actions.action_attempt(action_id)
     params = action["params"]
     try:
-        result = _execute(action["kind"], params, client, actions)
+        # A retry may follow an attempt that the instance carried out but that died before
+        # we recorded it (a killed worker): look for its effect before acting again.
+        result = (_already_done(action, client) if action["attempts"] >= 1 else None) \
+            or _execute(action["key"], action["kind"], params, client, actions)
     except TransientError:
         raise
     except ConsentryError as exc:
@@ -144,10 +147,27 @@ def perform_action(action_id: int, client: InstanceClient, actions: ActionStore,
     return actions.action_get(action_id)
 
 
-def _execute(kind: str, params: dict[str, Any], client: InstanceClient,
+def report_marker(key: str) -> str:
+    """Carried in the comment of every report we file, so a retry can recognise its own."""
+    return f"[{key}]"
+
+
+def _already_done(action: dict[str, Any], client: InstanceClient) -> dict[str, Any] | None:
+    params = action["params"]
+    if action["kind"] == "report":
+        found = client.find_report(params["account_id"], report_marker(action["key"]))
+        return {"report_id": found, "recovered": True} if found else None
+    if action["kind"] in ("sensitive", "silence", "suspend"):
+        if client.account_state(params["account_id"]).get(action["kind"]):
+            return {"account_id": params["account_id"], "recovered": True}
+    return None
+
+
+def _execute(key: str, kind: str, params: dict[str, Any], client: InstanceClient,
              actions: ActionStore) -> dict[str, Any]:
     if kind == "report":
-        report_id = client.report(params["account_id"], params["status_ids"], params["comment"],
+        comment = f"{report_marker(key)} {params['comment']}"
+        report_id = client.report(params["account_id"], params["status_ids"], comment,
                                   params["category"], params["forward"])
         return {"report_id": report_id}
     if kind == "reject_media":

@@ -70,6 +70,24 @@ class InstanceClient:
                                 f"{response.text[:300]}")
         return str(response.json()["id"])
 
+    def find_report(self, account_id: str, marker: str) -> str | None:
+        """The id of a report on ``account_id`` whose comment carries ``marker`` (open or
+        resolved), or None. Used to recognise a report we filed before a crash."""
+        for resolved in (False, True):
+            reports = self.call("admin reports", self.api.admin_reports, resolved=resolved,
+                                target_account_id=account_id, limit=200) or []
+            for report in reports:
+                if marker in (report.get("comment") or ""):
+                    return str(report["id"])
+        return None
+
+    def account_state(self, account_id: str) -> dict[str, bool]:
+        """Which account actions already hold: {"sensitive", "silence", "suspend"}."""
+        account = self.call("admin account", self.api.admin_account, account_id)
+        return {"sensitive": bool(account.get("sensitized")),
+                "silence": bool(account.get("silenced")),
+                "suspend": bool(account.get("suspended"))}
+
     def status_gone(self, status_id: str) -> bool:
         """Whether a post no longer exists (404/410). Network trouble raises TransientError."""
         try:
