@@ -179,6 +179,10 @@ def _execute(key: str, kind: str, params: dict[str, Any], client: InstanceClient
     report_id = params.get("report_id")
     if report_id is None and params.get("report_key"):
         report = actions.action_by_key(params["report_key"])
+        if report and report["state"] == "pending":
+            # Another status's job may reach this shared account action first: it must not
+            # overtake the report it cites. Retry once that report has landed (or failed).
+            raise TransientError(f"{kind} waits for {params['report_key']}")
         if report and report["state"] == "done":
             report_id = report["result"]["report_id"]
     client.account_action(params["account_id"], kind, report_id=report_id, text=params["text"])
