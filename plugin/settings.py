@@ -149,6 +149,9 @@ class Settings:
     consent_oauth_url: str | None = None
     consent_check_rate_per_min: int = 60
     consent_ai_accounts: str = ""
+    # Posting applications known to edit pictures with AI (comma-separated names, as
+    # Mastodon shows them in a status's ``application``).
+    consent_ai_apps: str = ""
     consent_ai_labels: str = "ai_generated"
     extra: Mapping[str, Any] = field(default_factory=dict)
 

@@ -42,9 +42,13 @@ class Verdict:
 
 def ai_signals(*, provenance: dict[str, Any] | None, poster_acct: str | None,
                ai_accounts: Iterable[str], labels: Iterable[dict[str, Any]],
-               ai_labels: Iterable[str]) -> list[str]:
+               ai_labels: Iterable[str], application: str | None = None,
+               ai_apps: Iterable[str] = ()) -> list[str]:
     """Every reason to believe the picture was made or edited by AI."""
     reasons = []
+    apps = {a.strip().lower() for a in ai_apps if a.strip()}
+    if application and application.strip().lower() in apps:
+        reasons.append(f"application:{application}")
     if provenance and provenance.get("ai"):
         reasons.append("c2pa:" + ",".join(provenance.get("digital_source_types") or []))
     accounts = {a.strip().lstrip("@").lower() for a in ai_accounts if a.strip()}

@@ -140,7 +140,9 @@ class DerivativeStage:
         reasons = ai_signals(provenance=derivatives.get("provenance"),
                              poster_acct=status.account_acct,
                              ai_accounts=settings.consent_ai_accounts.split(","),
-                             labels=labels, ai_labels=settings.consent_ai_labels.split(","))
+                             labels=labels, ai_labels=settings.consent_ai_labels.split(","),
+                             application=status.application,
+                             ai_apps=settings.consent_ai_apps.split(","))
         pairs = [(decide(owner=m["owner"], poster=poster, consent=consent_of(
             self.services, m["owner"]), ai_reasons=reasons, labels=labels), m)
             for m in derivatives["matches"]]

@@ -43,6 +43,7 @@ class StatusRef:
     via: str
     media: tuple[MediaRef, ...] = ()
     report_id: str | None = None
+    application: str | None = None  # the posting app's name, when the instance shows it
 
     @property
     def account_domain(self) -> str | None:
@@ -127,6 +128,8 @@ def statuses_in_report(report: dict[str, Any]) -> list[StatusRef]:
 
 def _status_ref(status: dict[str, Any], via: str, report_id: str | None = None) -> StatusRef:
     account = status.get("account") if isinstance(status.get("account"), dict) else {}
+    application = status.get("application") if isinstance(status.get("application"),
+                                                           dict) else {}
     media = []
     items = status.get("media_attachments")
     for item in items if isinstance(items, list) else []:  # a wrong type must not crash a job
@@ -140,7 +143,7 @@ def _status_ref(status: dict[str, Any], via: str, report_id: str | None = None) 
         account_id=_str_or_none(account.get("id")),
         account_acct=_str_or_none(account.get("acct")),
         visibility=_str_or_none(status.get("visibility")), via=via, media=tuple(media),
-        report_id=report_id)
+        report_id=report_id, application=_str_or_none(application.get("name")))
 
 
 def _str_or_none(value: object) -> str | None:

@@ -48,3 +48,27 @@ def test_decisions():
     assert bot == ["account:editbot@x.example", "label:ai_generated"]
     assert strictest(["allowed", "ask", "unknown"]) == "ask"
     assert strictest(["ask", "not_allowed"]) == "not_allowed"
+
+
+def test_ai_signals_include_known_ai_applications():
+    from plugin.consent.decision import ai_signals
+
+    common = {"provenance": None, "poster_acct": "bob", "ai_accounts": [], "labels": [],
+              "ai_labels": []}
+    assert ai_signals(**common, application="Undress-o-Matic",
+                      ai_apps=["undress-o-matic", ""]) == ["application:Undress-o-Matic"]
+    assert ai_signals(**common, application="Web", ai_apps=["undress-o-matic"]) == []
+    assert ai_signals(**common, application=None, ai_apps=["undress-o-matic"]) == []
+
+
+def test_the_posting_application_is_read_from_the_payload():
+    import json
+
+    from plugin.mastodon.payloads import parse_webhook
+    from tests.conftest import FIXTURES
+
+    body = (FIXTURES / "status.created-image-1-focus-private-reply.json").read_bytes()
+    assert parse_webhook(body).statuses[0].application == "Web"
+    raw = json.loads(body)
+    raw["object"]["application"] = None
+    assert parse_webhook(json.dumps(raw).encode()).statuses[0].application is None
