@@ -14,8 +14,8 @@ run: $(STAMP)
 
 test: $(STAMP) system-deps
 	$(BIN)/ruff check plugin workers tests bench
+	$(MAKE) --no-print-directory audit
 	$(BIN)/pytest
-	$(MAKE) audit
 
 # Known advisories in our dependencies. Reported, not fatal: an advisory without a fixed
 # release cannot be acted on by a version bump (docs/reliability.md says what it found).
