@@ -37,6 +37,8 @@ def register(app: Flask) -> None:
         response = error_response(exc.http_status, exc.code, exc.message)
         if exc.http_status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="consentry"'
+        if exc.http_status == 429:
+            response.headers["Retry-After"] = str(exc.details.get("retry_after_s", 60))
         return response
 
     @app.errorhandler(RedisError)

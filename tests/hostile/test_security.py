@@ -72,9 +72,10 @@ def test_consent_check_is_rate_limited(services):
 def test_gate_is_rate_limited_when_configured_and_fails_open(services, tmp_path):
     services.settings = dataclasses.replace(services.settings, gate_rate_per_min=5)
     client = create_app(services=services).test_client()
-    answers = [client.get("/gate", headers={"X-Original-URI": "/media/x.jpg"}).status_code
-               for _ in range(6)]
-    assert answers == [200] * 5 + [429]
+    responses = [client.get("/gate", headers={"X-Original-URI": "/media/x.jpg"})
+                 for _ in range(6)]
+    assert [r.status_code for r in responses] == [200] * 5 + [429]
+    assert responses[-1].headers["Retry-After"] == "60"  # when to come back
     assert client.get("/gate", headers={"X-Original-URI": "/x"},
                       environ_base={"REMOTE_ADDR": "192.0.2.9"}).status_code == 200
     down = Services.from_settings(dataclasses.replace(
