@@ -25,12 +25,13 @@ from flask import Blueprint, Response, request
 from redis import Redis
 from redis.exceptions import RedisError
 
+from plugin.errors import RateLimited
 from plugin.review.gate_index import LEGAL_CATEGORIES, GateIndex
 from plugin.settings import Settings
 from plugin.storage.database import Database
 from plugin.storage.review_store import ReviewStore
 from plugin.web.context import services
-from plugin.web.ratelimit import limit
+from plugin.web.ratelimit import WINDOW_S, hit, limit
 
 log = logging.getLogger(__name__)
 bp = Blueprint("gate", __name__)
@@ -75,12 +76,21 @@ def wsgi(settings: Settings | None = None) -> Callable[..., Iterable[bytes]]:
     svc = Services.from_settings(settings or Settings.from_env())
     redis, db = svc.redis, svc.db
     token, fail_open = svc.settings.gate_token, svc.settings.gate_fail_open
+    per_minute = svc.settings.gate_rate_per_min
     texts = {200: "200 OK", 401: "401 Unauthorized", 403: "403 Forbidden"}
 
     def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         if not _token_ok(token, environ.get("HTTP_X_CONSENTRY_GATE_TOKEN")):
             start_response(texts[401], [("Content-Length", "0")])
             return [b""]
+        try:  # the same per-address limit as the app route
+            hit(redis, "gate", environ.get("REMOTE_ADDR") or "?", per_minute)
+        except RateLimited:
+            start_response("429 Too Many Requests",
+                           [("Content-Length", "0"), ("Retry-After", str(WINDOW_S))])
+            return [b""]
+        except RedisError:
+            pass  # fails open, as the app route does
         uri = environ.get("HTTP_X_ORIGINAL_URI") or ""
         status, reason = gate_answer(redis, db, uri, fail_open=fail_open)
         start_response(texts[status], [("Content-Length", "0"),

@@ -104,3 +104,18 @@ def test_secrets_never_reach_the_logs(client, services, caplog):
 def test_unauthenticated_status_pages_leak_no_secret(client, path):
     text = client.get(path).get_data(as_text=True)
     assert ADMIN_TOKEN not in text and WEBHOOK_SECRET not in text
+
+
+def test_the_bare_wsgi_gate_is_rate_limited_too(services):
+    from werkzeug.test import Client
+
+    from plugin.web.gate import wsgi
+
+    gate = Client(wsgi(dataclasses.replace(services.settings, gate_rate_per_min=3)))
+    answers = [gate.get("/gate", headers={"X-Original-URI": "/media/x.jpg"},
+                        environ_base={"REMOTE_ADDR": "192.0.2.10"}) for _ in range(4)]
+    assert [a.status_code for a in answers] == [200, 200, 200, 429]
+    assert answers[-1].headers["Retry-After"] == "60"
+    other = gate.get("/gate", headers={"X-Original-URI": "/media/x.jpg"},
+                     environ_base={"REMOTE_ADDR": "192.0.2.11"})
+    assert other.status_code == 200
