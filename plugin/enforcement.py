@@ -144,7 +144,31 @@ def perform_action(action_id: int, client: InstanceClient, actions: ActionStore,
     audit.audit_append(actor="consentry", action=action["kind"], subject=action["key"],
                        outcome="done", evidence=action["evidence"], detail=result,
                        key=f"action:{action_id}")
+    if action["kind"] in RESTRICTIONS and not result.get("recovered"):
+        _statement_of_reasons(action, actions)
     return actions.action_get(action_id)
+
+
+#: Automated actions that restrict someone: each gets a DSA statement of reasons.
+RESTRICTIONS = ("sensitive", "silence", "suspend", "reject_media")
+
+
+def _statement_of_reasons(action: dict[str, Any], actions: ActionStore) -> None:
+    """Record the DSA-shaped statement of an automated restriction (docs/compliance.md)."""
+    from plugin.review.statements import build_statement, record_statement  # no cycle
+    from plugin.storage.models import utcnow
+    from plugin.storage.review_store import ReviewStore
+
+    findings = action["evidence"].get("findings") or []
+    category = next((f["match"]["category"] for f in findings if "match" in f), "other")
+    subject = action["params"].get("account_id") or action["params"].get("domain")
+    now = utcnow()
+    record_statement(ReviewStore(actions.db), build_statement(
+        decision=action["kind"], category=category,
+        facts=action["params"].get("text") or action["params"].get("comment") or "",
+        puid=action["key"], automated_detection=True, automated_decision="fully",
+        restrictive=True, content_date=None, application_date=now,
+        account_action=action["kind"]), item_id=None, subject=subject, restrictive=True)
 
 
 def report_marker(key: str) -> str:

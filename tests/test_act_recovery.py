@@ -58,3 +58,25 @@ def test_a_first_attempt_files_a_report_carrying_its_marker(services, mastodon):
     [report] = mastodon.client(token=MODERATOR_TOKEN).admin_reports()
     assert done["result"] == {"report_id": str(report["id"])}
     assert report["comment"].startswith(report_marker(key))
+
+
+def test_an_automated_restriction_gets_a_statement_of_reasons(services, mastodon):
+    from plugin.storage.review_store import ReviewStore
+
+    client = InstanceClient(mastodon.base_url, MODERATOR_TOKEN)
+    status = mastodon.client("alice").status_post("matched")
+    account_id = str(status["account"]["id"])
+    action_id, _ = services.actions.action_plan(
+        f"account:{account_id}:silence", "silence",
+        {"account_id": account_id, "text": "pdq match in bank t (ncii), distance 4",
+         "report_key": None, "report_id": None},
+        {"findings": [{"media_id": "1", "match": {"category": "ncii", "bank": "t"}}]})
+    perform_action(action_id, client, services.actions, services.audit)
+    [row] = list(ReviewStore(services.db).statements_iter())
+    statement = row["fields"]
+    assert row["restrictive"] is True and row["subject"] == account_id
+    assert statement["automated_detection"] == "Yes"
+    assert statement["automated_decision"] == "AUTOMATED_DECISION_FULLY"
+    assert statement["decision_account"] == "DECISION_ACCOUNT_SUSPENDED"
+    assert statement["puid"] == f"account:{account_id}:silence"
+    assert "distance 4" in statement["decision_facts"]
