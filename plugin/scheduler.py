@@ -27,7 +27,10 @@ def periodic_jobs(settings: Settings) -> list[PeriodicJob]:
     # Peer sync pulls each approved peer's change log (a no-op without peers); publishing
     # turns bank changes into signed records for peers (cheap when nothing changed).
     jobs = [PeriodicJob("federation-publish", "workers.sync.publish_job", "sync", 30),
-            PeriodicJob("federation-sync", "workers.sync.sync_all_job", "sync", 60)]
+            PeriodicJob("federation-sync", "workers.sync.sync_all_job", "sync", 60),
+            # Retention of legal holds and decided review items (docs/compliance.md).
+            PeriodicJob("retention-purge", "workers.maintenance.purge_expired_job", "default",
+                        86_400)]
     if settings.instance_url and settings.instance_token:
         # Mastodon sends no webhook for deleted posts: look for them (docs/consent.md).
         jobs.append(PeriodicJob("consent-reconcile", "workers.consent.reconcile_deleted_job",
