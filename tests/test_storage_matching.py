@@ -122,3 +122,26 @@ def test_services_build_without_connecting(tmp_path):
     svc = Services.from_settings(Settings(data_dir=tmp_path))
     with pytest.raises(Exception, match="CONSENTRY_REDIS_URL"):
         _ = svc.redis
+
+
+def test_an_allowlisted_picture_acts_on_nothing(services):
+    from plugin.enforcement import plan_actions
+    from plugin.federation.trust import apply_trust
+    from plugin.mastodon.payloads import StatusRef
+
+    hashes = hashes_of(Image.open(corpus_photo(12)).convert("RGB"))
+    services.banks.bank_create("local-ncii", "ncii")
+    services.banks.entries_add("local-ncii", [EntryInput("sha256", hashes.sha256)])
+    status = StatusRef(status_id="9", url=None, account_id="3", account_acct="eve",
+                       visibility="public", via="status")
+    scan = {"media_id": "m", "labels": [], "matches": services.matcher.match(hashes)}
+    assert [p.kind for p in plan_actions(status, apply_trust([scan], services),
+                                         services.policy)] == ["report"]
+    services.banks.bank_ensure(services.settings.federation_allowlist_bank, "other")
+    services.banks.entries_add(services.settings.federation_allowlist_bank,
+                               [EntryInput("sha256", hashes.sha256)])
+    services.matcher.refresh(force=True)
+    scan["matches"] = services.matcher.match(hashes)
+    [judged] = apply_trust([scan], services)
+    assert judged["matches"] == [] and judged["allowlisted"] is True
+    assert plan_actions(status, [judged], services.policy) == []

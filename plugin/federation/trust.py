@@ -131,7 +131,7 @@ def _popular(fed: Any, peer: dict[str, Any], match: dict[str, Any], media_id: st
 def apply_trust(scans: list[dict[str, Any]], services: Services) -> list[dict[str, Any]]:
     """The scans with their matches judged: what enforcement may do with each.
 
-    Allowlist matches never act. Peer-sourced matches are dropped (``ignore``), marked
+    An allowlisted picture acts on nothing. Peer-sourced matches are dropped (``ignore``), marked
     ``trust: "review"`` (enforcement opens a review item instead of acting), or kept with
     ``max_action`` (enforcement caps the policy's actions at it). Matches on our own banks
     pass unchanged. The decision's reasons travel with each judged match as evidence.
@@ -140,7 +140,12 @@ def apply_trust(scans: list[dict[str, Any]], services: Services) -> list[dict[st
     judged = []
     for scan in scans:
         matches = scan.get("matches") or []
-        if not any(_peer_domain(m["bank"]) or m["bank"] == allowlist for m in matches):
+        if any(m["bank"] == allowlist for m in matches):
+            # A picture we vouched for (a moderator dismissed it and allowlisted it): no
+            # bank acts on it, ours or a peer's.
+            judged.append({**scan, "matches": [], "allowlisted": True})
+            continue
+        if not any(_peer_domain(m["bank"]) for m in matches):
             judged.append(scan)
             continue
         decision = explain(matches, services, media_id=scan.get("media_id"))

@@ -104,10 +104,17 @@ def dismiss(deps: ReviewDeps, item_id: int, *, moderator: str, allowlist: bool =
                                share=bool(match.get("peer")), moderator=moderator,
                                item_id=item_id)
     if allowlist:
+        reason = note or f"dismissed review {item_id}"
         for hash_type in ("sha256", "pdq"):
             if decided[hash_type]:
                 deps.store.allowlist_add(hash_type, decided[hash_type], moderator=moderator,
-                                         reason=note or f"dismissed review {item_id}")
+                                         reason=reason)
+        # The allowlist bank is what the matcher sees: no bank, local or a peer's, acts on
+        # this picture again (plugin.federation.trust.apply_trust).
+        name = deps.settings.federation_allowlist_bank
+        deps.banks.bank_ensure(name, "other")
+        deps.banks.entries_add(name, [EntryInput(t, decided[t], reason, source="review")
+                                      for t in ("sha256", "pdq") if decided[t]])
     GateIndex(deps.redis).allow(decided["media_id"], decided["media_url"])
     _statement(deps, decided, "dismiss", decided["category"], restrictive=False,
                facts="A moderator found the automated detection to be a false positive; "
