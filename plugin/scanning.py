@@ -49,8 +49,7 @@ class ScanContext:
     def fetch_policy(self, media_type: str = "image") -> FetchPolicy:
         s = self.services.settings
         cap = s.video_max_bytes if media_type in VIDEO_TYPES else s.media_max_bytes
-        return FetchPolicy(allow_private=s.media_allow_private, max_bytes=cap,
-                           timeout_s=s.media_timeout_s)
+        return FetchPolicy.from_settings(s, max_bytes=cap)
 
 
 def scan_bytes(data: bytes, ctx: ScanContext, media_type: str = "image") -> dict[str, Any]:

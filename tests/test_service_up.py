@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,26 +20,17 @@ import requests
 
 from plugin.hashing.image_hashes import pdq_of
 from tests.conftest import corpus_photo, sign
+from tests.support.loopback import free_port, wait_for
 from tests.support.mastodon_server import MODERATOR_TOKEN, start_mastodon
 from tests.test_pipeline import recompressed, webhook_body
 
 pytestmark = pytest.mark.slow
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_for(check, timeout: float = 30.0, every: float = 0.2):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = check()
-        if result:
-            return result
-        time.sleep(every)
-    raise AssertionError(f"timed out waiting for {check}")
+
+
 
 
 @pytest.fixture

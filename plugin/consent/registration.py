@@ -57,9 +57,7 @@ def register_media(services: Services, *, actor: str, status_id: str, media_id: 
                    data: bytes | None = None) -> tuple[dict[str, Any], bool]:
     s = services.settings
     if data is None:
-        policy = FetchPolicy(allow_private=s.media_allow_private, max_bytes=s.media_max_bytes,
-                             timeout_s=s.media_timeout_s)
-        data = fetch_media(url, policy).data
+        data = fetch_media(url, FetchPolicy.from_settings(s)).data
     return register_bytes(ProtectedStore(services.db), data, owner=actor,
                           source=f"status:{status_id}/media:{media_id}",
                           max_pixels=s.media_max_pixels, status_id=status_id,

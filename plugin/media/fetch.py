@@ -21,6 +21,7 @@ import ipaddress
 import socket
 import time
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import urllib3
@@ -67,6 +68,13 @@ class FetchPolicy:
     max_bytes: int = 40 * 1024 * 1024
     timeout_s: float = 20.0
     max_redirects: int = 5
+
+    @classmethod
+    def from_settings(cls, settings: Any, *, max_bytes: int | None = None) -> FetchPolicy:
+        """The deployment's policy (``CONSENTRY_MEDIA_*``); ``max_bytes`` overrides the cap."""
+        return cls(allow_private=settings.media_allow_private,
+                   max_bytes=settings.media_max_bytes if max_bytes is None else max_bytes,
+                   timeout_s=settings.media_timeout_s)
 
 
 def sniff_media_type(head: bytes) -> str | None:

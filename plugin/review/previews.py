@@ -23,8 +23,7 @@ BLUR_RADIUS = 28
 
 
 def _policy(settings: Settings) -> FetchPolicy:
-    return FetchPolicy(allow_private=settings.media_allow_private,
-                       max_bytes=settings.media_max_bytes, timeout_s=settings.media_timeout_s)
+    return FetchPolicy.from_settings(settings)
 
 
 def fetch_original(settings: Settings, url: str) -> str:

@@ -64,10 +64,7 @@ def _picture_bytes() -> bytes:
         return data
     body = json_body()
     url = _field(body, "url", str, required=True)
-    s = services().settings
-    return fetch_media(url, FetchPolicy(allow_private=s.media_allow_private,
-                                        max_bytes=s.media_max_bytes,
-                                        timeout_s=s.media_timeout_s)).data
+    return fetch_media(url, FetchPolicy.from_settings(services().settings)).data
 
 
 @bp.get("/openapi.json")

@@ -285,11 +285,8 @@ def check_get():
     url = request.args.get("url", "")
     if not url.startswith(("http://", "https://")):
         raise BadRequest("give an image upload (POST), url= or pdq=")
-    s = services().settings
     target = _media_for_post(url) or url
-    fetched = fetch_media(target, FetchPolicy(allow_private=s.media_allow_private,
-                                              max_bytes=s.media_max_bytes,
-                                              timeout_s=s.media_timeout_s))
+    fetched = fetch_media(target, FetchPolicy.from_settings(services().settings))
     return jsonify(_check_bytes(fetched.data))
 
 

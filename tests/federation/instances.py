@@ -9,7 +9,6 @@ with ``http://127.0.0.1:<port>`` under ``allow_insecure_peers``.
 from __future__ import annotations
 
 import dataclasses
-import socket
 import threading
 from pathlib import Path
 from typing import Any
@@ -21,12 +20,7 @@ from werkzeug.serving import make_server
 from plugin.federation.context import Federation, federation
 from plugin.services import Services
 from tests.conftest import ADMIN_TOKEN, make_settings
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+from tests.support.loopback import free_port
 
 
 class Instance:

@@ -20,7 +20,8 @@ from plugin.queueing import queue
 from plugin.services import Services
 from plugin.web.app import create_app
 from tests.conftest import corpus_photo, make_settings, sign
-from tests.reliability.support import spawn_worker, stop, wait_for, worker_env
+from tests.reliability.support import spawn_worker, stop, worker_env
+from tests.support.loopback import wait_for
 from tests.test_pipeline import webhook_body
 
 pytestmark = pytest.mark.slow

@@ -19,7 +19,8 @@ from plugin.services import Services
 from plugin.storage.banks import EntryInput
 from plugin.web.app import create_app
 from tests.conftest import corpus_photo, make_settings, sign
-from tests.reliability.support import FlakyProxy, spawn_worker, stop, wait_for, worker_env
+from tests.reliability.support import FlakyProxy, spawn_worker, stop, worker_env
+from tests.support.loopback import wait_for
 from tests.support.mastodon_server import MODERATOR_TOKEN, start_mastodon
 from tests.test_pipeline import webhook_body
 

@@ -9,6 +9,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from tests.support.loopback import free_port
+
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 # The media part of docs/nginx.md, with our test paths. Keep the two in step.
@@ -53,10 +55,7 @@ http {{
 """
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+
 
 
 class Nginx:
