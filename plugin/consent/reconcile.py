@@ -29,24 +29,26 @@ def reconcile_deleted(services: Services, client: InstanceClient, *,
                       batch: int = 200) -> dict[str, Any]:
     store = ProtectedStore(services.db)
     after = int((services.kv.kv_get(CURSOR_KEY) or {}).get("after_id", 0))
-    pictures = [p for p in store.protected_find(origin="local", limit=100_000)
-                if p["id"] > after and p.get("status_id") and p["visibility"] == "public"]
+    limit = batch * 20
+    rows = store.protected_find(origin="local", after_id=after, limit=limit)
     by_status: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for picture in pictures:
-        if len(by_status) >= batch and picture["status_id"] not in by_status:
+    last_id, consumed = after, 0
+    for picture in rows:
+        checkable = picture.get("status_id") and picture["visibility"] == "public"
+        if checkable and len(by_status) >= batch and picture["status_id"] not in by_status:
             break
-        by_status[picture["status_id"]].append(picture)
+        if checkable:
+            by_status[picture["status_id"]].append(picture)
+        last_id, consumed = picture["id"], consumed + 1
     withdrawn: dict[str, int] = defaultdict(int)
-    last_id = after
     for status_id, group in by_status.items():
         if client.status_gone(status_id):
             for owner in {p["owner"] for p in group}:
                 withdrawn[owner] += withdraw_owner(services, owner, "post deleted",
                                                    status_id=status_id)
-        last_id = max(last_id, *(p["id"] for p in group))
     for owner in withdrawn:
         publish_now(services, owner)  # the record without them retracts them on peers
-    finished = len(by_status) < batch
+    finished = len(rows) < limit and consumed == len(rows)  # the round reached the end
     services.kv.kv_set(CURSOR_KEY, {"after_id": 0 if finished else last_id})
     return {"checked": len(by_status), "withdrawn": sum(withdrawn.values()),
             "owners": sorted(withdrawn)}

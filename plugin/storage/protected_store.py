@@ -82,8 +82,10 @@ class ProtectedStore:
 
     def protected_find(self, *, owner: str | None = None, status_id: str | None = None,
                        origin: str | None = None, sha256: str | None = None,
-                       live: bool = True, limit: int = 10_000) -> list[dict[str, Any]]:
-        query = select(ProtectedPicture).order_by(ProtectedPicture.id).limit(limit)
+                       live: bool = True, limit: int = 10_000, after_id: int = 0
+                       ) -> list[dict[str, Any]]:
+        query = select(ProtectedPicture).where(ProtectedPicture.id > after_id) \
+            .order_by(ProtectedPicture.id).limit(limit)
         if owner is not None:
             query = query.where(ProtectedPicture.owner == owner)
         if status_id is not None:
