@@ -2,12 +2,13 @@
 
 Misskey posts normalised 299×299 PNG frames and reads back nsfwjs-style class probabilities
 (``Drawing``, ``Hentai``, ``Neutral``, ``Porn``, ``Sexy``), applying its own thresholds. We
-answer from our taxonomy, and a picture that matches a hash bank is reported as ``Porn`` 1.0
-whatever the classifiers say, so that Misskey marks it sensitive.
+answer from our taxonomy, and a picture that matches a hash bank, or derives from a protected
+picture in a way the consent decision acts on (``plugin.consent.detect``), is reported as
+``Porn`` 1.0 whatever the classifiers say, so that Misskey marks it sensitive.
 
 The mapping (taxonomy scores are the best over all models, before thresholds):
 
-    Porn    = nudity.explicit   (1.0 when a bank matches)
+    Porn    = nudity.explicit   (1.0 when flagged: a bank match or an acted-on derivative)
     Sexy    = max(nudity.partial, sexual.suggestive)
     Drawing = drawing           (no shipped model emits it: 0)
     Hentai  = drawing × max(nudity.explicit, nudity.partial)
@@ -29,9 +30,9 @@ def taxonomy_scores(verdicts: list[dict[str, Any]]) -> dict[str, float]:
     return scores
 
 
-def nsfwjs_predictions(verdicts: list[dict[str, Any]], banked: bool) -> list[dict[str, Any]]:
+def nsfwjs_predictions(verdicts: list[dict[str, Any]], flagged: bool) -> list[dict[str, Any]]:
     t = taxonomy_scores(verdicts)
-    porn = 1.0 if banked else t.get("nudity.explicit", 0.0)
+    porn = 1.0 if flagged else t.get("nudity.explicit", 0.0)
     sexy = max(t.get("nudity.partial", 0.0), t.get("sexual.suggestive", 0.0))
     drawing = t.get("drawing", 0.0)
     hentai = drawing * max(t.get("nudity.explicit", 0.0), t.get("nudity.partial", 0.0))

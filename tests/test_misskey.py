@@ -14,6 +14,7 @@ from plugin.hashing.image_hashes import file_digests
 from plugin.misskey import nsfwjs_predictions
 from plugin.services import Services
 from plugin.storage.banks import EntryInput
+from plugin.storage.review_store import ReviewStore
 from plugin.web.app import create_app
 from tests.conftest import corpus_photo
 from workers.main import run_worker
@@ -130,18 +131,83 @@ def test_mapping_from_taxonomy():
                      "Hentai": 0.0}
 
 
-def test_a_derivative_of_a_protected_picture_is_recorded(misskey_client, services):
+def _protect_and_frame(services, owner: str) -> bytes:
     from plugin.protection.register import register_bytes
     from plugin.storage.protected_store import ProtectedStore
     from tests.protection.images import edited
 
-    owner = "https://a.test/users/alice"
     register_bytes(ProtectedStore(services.db), corpus_photo(5).read_bytes(), owner=owner,
                    source="file:5", max_pixels=50_000_000, visibility="public")
     frame = io.BytesIO()
     Image.open(io.BytesIO(edited(5))).convert("RGB").resize((299, 299)).save(frame, "PNG")
-    response = call_with_worker(misskey_client, {
-        "image0": (io.BytesIO(frame.getvalue()), "f.png", "image/png")})
-    assert response.json["result"]["results"][0]["success"] is True
+    return frame.getvalue()
+
+
+def _detect(client, frame: bytes) -> dict[str, float]:
+    response = call_with_worker(client, {"image0": (io.BytesIO(frame), "f.png", "image/png")})
+    [result] = response.json["result"]["results"]
+    assert result["success"] is True
+    return {p["className"]: p["probability"] for p in result["predictions"]}
+
+
+def test_a_derivative_of_a_protected_picture_is_recorded(misskey_client, services):
+    owner = "https://a.test/users/alice"  # nobody we know the choice of: a plain repost
+    probs = _detect(misskey_client, _protect_and_frame(services, owner))
     [record] = services.audit.audit_list(action="consent.derivative_seen")
     assert record["subject"] == owner and record["evidence"]["score"] > 0.5
+    assert record["outcome"] == "recorded"
+    assert record["detail"]["verdict"]["category"] == "repost"
+    assert probs["Porn"] < 0.5 and not ReviewStore(services.db).items_list()
+
+
+@pytest.fixture
+def consent_misskey(worker_env, services, monkeypatch):
+    """Our own person's picture, with a policy AI label: the benign frame's ``neutral`` label
+    stands in for a policy-defined AI signal (no shipped model detects AI edits)."""
+    from workers import context
+
+    monkeypatch.setenv("CONSENTRY_FEDERATION_DOMAIN", "home.test")
+    monkeypatch.setenv("CONSENTRY_CONSENT_AI_LABELS", "neutral")
+    context.reset()
+    return "https://home.test/users/alice"
+
+
+def test_an_ai_edit_the_owner_refused_is_flagged_reviewed_and_told(
+        consent_misskey, misskey_client, services):
+    from plugin.consent.registration import consent_store
+    from plugin.queueing import queue
+
+    owner = consent_misskey
+    consent_store(services).consent_set(owner, "not_allowed", via="test")
+    frame = _protect_and_frame(services, owner)
+    probs = _detect(misskey_client, frame)
+    assert probs["Porn"] == 1.0  # Misskey marks it sensitive
+    [item] = ReviewStore(services.db).items_list()
+    assert item["source"] == "misskey" and item["category"] == "nonconsensual_ai_edit"
+    assert item["sha256"] == file_digests(frame)[0] and item["media_url"] is None
+    [finding] = item["findings"]
+    assert finding["match"]["owner"] == owner and finding["match"]["reasons"] == ["label:neutral"]
+    [statement] = [s for s in ReviewStore(services.db).statements_iter()
+                   if s["fields"]["puid"] == f"misskey:{item['sha256']}"]
+    assert statement["fields"]["automated_detection"] == "Yes" and statement["restrictive"]
+    [record] = services.audit.audit_list(action="consent.derivative_seen")
+    assert record["outcome"] == "acted"
+    jobs = queue("act", services.redis).jobs
+    [notify] = [j for j in jobs if j.func_name == "workers.consent.notify_owner_job"]
+    assert notify.args[0]["owner"] == owner and notify.args[0]["review_item"] == item["id"]
+
+    # The same frame asked about again is the same item and the same notice.
+    assert _detect(misskey_client, frame)["Porn"] == 1.0
+    assert len(ReviewStore(services.db).items_list()) == 1
+    assert len([j for j in queue("act", services.redis).jobs
+                if j.func_name == "workers.consent.notify_owner_job"]) == 1
+
+
+def test_an_ai_edit_the_owner_allowed_passes(consent_misskey, misskey_client, services):
+    from plugin.consent.registration import consent_store
+
+    consent_store(services).consent_set(consent_misskey, "allowed", via="test")
+    probs = _detect(misskey_client, _protect_and_frame(services, consent_misskey))
+    assert probs["Porn"] < 0.5 and not ReviewStore(services.db).items_list()
+    [record] = services.audit.audit_list(action="consent.derivative_seen")
+    assert record["detail"]["verdict"]["category"] == "repost"

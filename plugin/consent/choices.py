@@ -5,7 +5,8 @@
 drops them on its next refresh, within about a second); ``not_allowed``/``ask`` queue the
 backfill of their existing pictures. Either way a new signed consent record replaces the
 previous one in our feed and peers are nudged, so they apply it within seconds (the periodic
-sync is the fallback, well inside a minute).
+sync is the fallback, well inside a minute). ``withdraw_picture`` does the same for one
+picture the person no longer wants protected.
 """
 
 from __future__ import annotations
@@ -16,9 +17,10 @@ from typing import Any
 
 from plugin.consent.records import publish_consent, tombstone_consent
 from plugin.consent.registration import PROTECTIVE, consent_store, withdraw_owner
-from plugin.errors import ConfigError
+from plugin.errors import ConfigError, NotFound
 from plugin.queueing import enqueue_unique
 from plugin.services import Services
+from plugin.storage.protected_store import ProtectedStore
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +51,29 @@ def publish_now(services: Services, actor: str, choice: str | None = None) -> st
         return None
     nudge(services, record_id)
     return record_id
+
+
+def withdraw_picture(services: Services, actor: str, picture_id: int) -> dict[str, Any]:
+    """The person stops protecting one of their pictures (say, a followers-only post they
+    deleted: Mastodon tells nobody, and an outsider cannot see whether it still exists).
+
+    Only the owner's own live, local pictures; a public one leaves the next consent record,
+    which retracts it on every peer."""
+    store = ProtectedStore(services.db)
+    try:
+        picture = store.protected_get(picture_id)
+    except NotFound:
+        picture = None
+    if picture is None or picture["owner"] != actor or picture["origin"] != "local" \
+            or picture["removed_at"]:
+        raise NotFound("no such protected picture of yours")
+    store.protected_remove([picture_id], "withdrawn by its owner")
+    services.audit.audit_append(actor=actor, action="consent.withdraw_picture",
+                                subject=f"protected:{picture_id}", outcome="done",
+                                detail={"status_id": picture["status_id"],
+                                        "visibility": picture["visibility"]})
+    record_id = publish_now(services, actor) if picture["visibility"] == "public" else None
+    return {"withdrawn": picture_id, "record_id": record_id}
 
 
 def person_left(services: Services, actor: str) -> dict[str, Any]:

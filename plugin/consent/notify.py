@@ -27,7 +27,7 @@ _TEXT = {
 
 def message(finding: dict[str, Any]) -> str:
     what = _TEXT.get(finding.get("category", ""), "a copy of one of your pictures was posted")
-    where = finding.get("status_url") or "a post"
+    where = finding.get("status_url") or ("a post" if finding.get("poster") else "an upload")
     by = finding.get("poster") or "another account"
     seen = finding.get("seen_on") or "this server"
     return (f"Consentry: {what} (seen on {seen}, by {by}: {where}). Moderators have been "

@@ -11,6 +11,11 @@ navigation, which a ``Strict`` cookie would not survive), holding the actor URI,
 ``state`` and PKCE verifier while signing in, and a CSRF token that the choice form posts back
 (compared in constant time). The form works without JavaScript (post/redirect/get).
 
+The page also lists the person's protected pictures, each with its post and a "stop
+protecting" button: Mastodon says nothing when a post is deleted, and the reconciliation job
+can only see public posts, so for a followers-only or direct post the person is the one who
+knows it is gone.
+
 Peer endpoints (signed requests from active peers, signed responses):
 ``GET /federation/v1/consent/fingerprint/<sha256>`` (the derivative fingerprint of one of
 our people's public protected pictures) and ``POST /federation/v1/consent/notify`` (a peer
@@ -33,7 +38,7 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from plugin import redis_keys
 from plugin.consent.actors import is_local, local_actor
 from plugin.consent.check import answer, pdq_matches
-from plugin.consent.choices import change_choice
+from plugin.consent.choices import change_choice, withdraw_picture
 from plugin.consent.registration import backfill_progress, consent_store
 from plugin.errors import BadRequest, ConfigError, Forbidden, NotFound, RateLimited, Unauthorized
 from plugin.media.decode import decode_image
@@ -48,6 +53,7 @@ from plugin.web.protected_api import protected_matcher, public_matches, uploaded
 bp = Blueprint("consent", __name__)
 COOKIE = "consentry_consent"
 SCOPE = "read:accounts"
+PICTURES_SHOWN = 200
 LABELS = {"not_allowed": "Not allowed", "allowed": "Allowed", "ask": "Ask me first"}
 
 
@@ -203,9 +209,29 @@ def page():
                     effective=(row["choice"] if row else default),
                     history=store.consent_history(person["actor"]),
                     progress=backfill_progress(services(), person["actor"]),
-                    protected=len(ProtectedStore(services().db).protected_find(
-                        owner=person["actor"], origin="local")))
+                    **_pictures(person["actor"]))
     return render_template("consent/page.html", **view)
+
+
+def _pictures(actor: str) -> dict[str, Any]:
+    """The person's protected pictures, newest first (the page lists the latest ones)."""
+    pictures = ProtectedStore(services().db).protected_find(owner=actor, origin="local")
+    base = (services().settings.instance_url or "").rstrip("/")
+    user = actor.rstrip("/").rsplit("/", 1)[-1]
+    for picture in pictures:
+        picture["post_url"] = (f"{base}/@{user}/{picture['status_id']}"
+                               if base and picture["status_id"] else None)
+    return {"protected": len(pictures), "pictures": pictures[::-1][:PICTURES_SHOWN]}
+
+
+@bp.post("/consent/pictures/<int:picture_id>/withdraw")
+def withdraw(picture_id: int):
+    person = read_cookie()
+    if not person.get("actor"):
+        raise Unauthorized("sign in first")
+    _check_csrf(person)
+    withdraw_picture(services(), person["actor"], picture_id)
+    return redirect("/consent?saved=1#pictures", code=303)
 
 
 @bp.post("/consent")
