@@ -2,6 +2,7 @@
 
     consentry up                      the whole service on the embedded defaults
     consentry web | worker [QUEUES]   the parts, for scale-out on several hosts
+    consentry gate                    the media gate nginx asks (part of `up`)
     consentry migrate                 bring the database schema up to date
     consentry schedule                enqueue periodic jobs (part of `up`)
     consentry scan PATH... [--json]   hash (and classify, match) local files
@@ -42,6 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("up", help="run everything (embedded Redis, web, workers)").set_defaults(
         func=cmd_up)
     sub.add_parser("web", help="run the web service (gunicorn)").set_defaults(func=cmd_web)
+    sub.add_parser("gate", help="run the media gate for nginx auth_request (docs/nginx.md)") \
+        .set_defaults(func=cmd_gate)
     worker = sub.add_parser("worker", help="run a worker")
     worker.add_argument("queues", nargs="*", help="queues to serve (default: all)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
@@ -100,6 +103,14 @@ def cmd_web(args: argparse.Namespace, settings: Settings) -> int:
     _services(settings)
     os.execve(sys.executable, web_command(settings), child_env(settings))
     return 0
+
+
+def cmd_gate(args: argparse.Namespace, settings: Settings) -> int:
+    from plugin.gate.server import run
+
+    if not settings.gate_bind:
+        raise ConfigError("CONSENTRY_GATE_BIND is empty: the gate has nowhere to listen")
+    return run(settings)
 
 
 def cmd_worker(args: argparse.Namespace, settings: Settings) -> int:

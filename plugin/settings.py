@@ -144,6 +144,8 @@ class Settings:
     retry_intervals: tuple[int, ...] = ()
     # Per-address requests a minute to /gate (plugin/web/ratelimit.py); 0: off (docs/nginx.md).
     gate_rate_per_min: int = 0
+    # Where `consentry gate` (plugin/gate, the dedicated media gate) listens; empty: not run.
+    gate_bind: str = "127.0.0.1:8401"
     # Consent (plugin/consent, docs/consent.md).
     consent_default: str = "not_allowed"
     consent_oauth_url: str | None = None
@@ -217,6 +219,7 @@ def _parse_for_type(type_name: object) -> Callable[[str], Any]:
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "bind": _parse_bind,
+    "gate_bind": lambda raw: _parse_bind(raw) if raw else "",
     "public_url": _parse_url,
     "instance_url": _parse_url,
     "workers": _positive_int,

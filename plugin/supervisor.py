@@ -1,9 +1,9 @@
 """``consentry up``: the whole service on one host with no configuration.
 
 Starts the embedded Redis (unless ``CONSENTRY_REDIS_URL`` is given), migrates the database,
-then runs the web server (gunicorn) and the workers as child processes, restarting any that
-dies, until SIGINT/SIGTERM. First start generates the webhook secret and the admin token and
-prints what the admin pastes into Mastodon.
+then runs the web server (gunicorn), the media gate and the workers as child processes,
+restarting any that dies, until SIGINT/SIGTERM. First start generates the webhook secret and
+the admin token and prints what the admin pastes into Mastodon.
 """
 
 from __future__ import annotations
@@ -35,6 +35,8 @@ def banner(settings: Settings, created: list[str]) -> str:
         f"Admin API      : {settings.base_url}/api/v1/  "
         f"(Authorization: Bearer {settings.admin_token})",
         f"Health         : {settings.base_url}/readyz   Metrics: {settings.base_url}/metrics",
+        f"Media gate     : http://{settings.gate_bind}/gate  (nginx auth_request, "
+        "docs/nginx.md)" if settings.gate_bind else "Media gate     : off",
         f"Data directory : {settings.data_dir.resolve()}  (secrets in consentry.toml)",
     ]
     if created:
@@ -112,6 +114,8 @@ def up(settings: Settings) -> int:
         commands = {"web": web_command(settings)}
         for i in range(settings.workers):
             commands[f"worker-{i + 1}"] = worker_command()
+        if settings.gate_bind:
+            commands["gate"] = [sys.executable, "-m", "plugin.cli", "gate"]
         if periodic_jobs(settings):
             commands["schedule"] = [sys.executable, "-m", "plugin.cli", "schedule"]
         print(banner(settings, created), flush=True)

@@ -36,9 +36,10 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def service(tmp_path, media_server):
     mastodon = start_mastodon()
-    port = free_port()
+    port, gate_port = free_port(), free_port()
     env = {**os.environ, "CONSENTRY_DATA_DIR": str(tmp_path / "var"),
-           "CONSENTRY_BIND": f"127.0.0.1:{port}", "CONSENTRY_MEDIA_ALLOW_PRIVATE": "1",
+           "CONSENTRY_BIND": f"127.0.0.1:{port}", "CONSENTRY_GATE_BIND": f"127.0.0.1:{gate_port}",
+           "CONSENTRY_MEDIA_ALLOW_PRIVATE": "1",
            "CONSENTRY_INSTANCE_URL": mastodon.base_url,
            "CONSENTRY_INSTANCE_TOKEN": MODERATOR_TOKEN}
     for key in ("CONSENTRY_REDIS_URL", "CONSENTRY_DATABASE_URL", "CONSENTRY_ADMIN_TOKEN",
@@ -58,8 +59,10 @@ def service(tmp_path, media_server):
     try:
         wait_for(ready, timeout=60)
         secrets = tomllib.loads((tmp_path / "var" / "consentry.toml").read_text())
-        yield {"base": base, "env": env, "secrets": secrets, "mastodon": mastodon,
-               "media": media_server, "proc": proc, "log": tmp_path / "up.log"}
+        wait_for(lambda: _answers(f"http://127.0.0.1:{gate_port}/healthz"), timeout=30)
+        yield {"base": base, "gate": f"http://127.0.0.1:{gate_port}", "env": env,
+               "secrets": secrets, "mastodon": mastodon, "media": media_server, "proc": proc,
+               "log": tmp_path / "up.log"}
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -67,6 +70,13 @@ def service(tmp_path, media_server):
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
         mastodon.stop()
+
+
+def _answers(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=1).status_code == 200
+    except requests.RequestException:
+        return False
 
 
 def test_up_scans_a_webhook_and_reports_a_banked_picture(service, tmp_path):
@@ -118,3 +128,7 @@ def test_up_scans_a_webhook_and_reports_a_banked_picture(service, tmp_path):
     audit = requests.get(f"{base}/api/v1/audit", headers=admin, timeout=5).json()
     assert [r["action"] for r in audit["records"]] == ["report"]
     assert json.dumps(audit).count(secrets["admin_token"]) == 0
+    # The media gate runs as its own process and serves a picture nobody refused.
+    gate = requests.get(f"{service['gate']}/gate", timeout=5, headers={
+        "X-Original-URI": "/system/media_attachments/files/000/000/001/original/a.jpg"})
+    assert gate.status_code == 200 and "Media gate" in banner

@@ -15,10 +15,12 @@ from typing import Any
 from redis import Redis
 from rq import get_current_job
 
+from plugin.review import originals
 from plugin.review.gate_index import GateIndex
 from plugin.review.statements import build_statement, record_statement
 from plugin.storage.database import Database
 from plugin.storage.models import utcnow
+from plugin.storage.protected_store import ProtectedStore
 from plugin.storage.review_store import ReviewStore
 
 CATEGORY_RANK = ("csam", "ncii", "terror", "nonconsensual_ai_edit", "spam", "other")
@@ -93,8 +95,10 @@ def item_view(store: ReviewStore, item_id: int, now: datetime | None = None) -> 
         item["due_in_hours"] = (item["due_at"] - now).total_seconds() / 3600
         item["overdue"] = item["due_at"] <= now
     item["matches"] = [f["match"] for f in item["findings"] if "match" in f]
-    item["derivatives"] = [f for f in item["findings"] if "derivative" in f
-                           or f.get("match", {}).get("type") == "derivative"]
+    # Each derivative match beside the protected original it points at (plugin.review.originals)
+    protected = ProtectedStore(store.db)
+    item["originals"] = [originals.original_view(protected, store, m)
+                         for m in originals.derivative_matches(item)]
     item["decisions"] = store.decisions_for(item_id)
     item["account_history"] = (store.items_for_account(item["account_id"], item_id)
                                if item["account_id"] else [])

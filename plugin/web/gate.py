@@ -10,8 +10,10 @@ passes 2xx/401/403 through, so the legal reason travels in ``X-Consentry-Status:
 If the index was lost (Redis flushed), the first request rebuilds it from SQL. If Redis is
 down, ``CONSENTRY_GATE_FAIL_OPEN`` (default on) serves rather than breaking every picture
 on the instance; the outage is logged. ``CONSENTRY_GATE_TOKEN``, when set, must arrive in
-``X-Consentry-Gate-Token``. ``wsgi()`` is the same gate as a bare WSGI app for a dedicated
-process (no Flask routing per request): ``gunicorn 'plugin.web.gate:wsgi()'``.
+``X-Consentry-Gate-Token``. ``wsgi()`` is the same gate as a bare WSGI app
+(``gunicorn 'plugin.web.gate:wsgi()'``). Both ask Redis on every request; the dedicated gate
+process (``consentry gate``, ``plugin.gate``) gives the same answers from an in-process copy
+of the index and is the one to put behind a busy nginx (``bench/gate.py`` measures all three).
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from redis import Redis
 from redis.exceptions import RedisError
 
 from plugin.errors import RateLimited
-from plugin.review.gate_index import LEGAL_CATEGORIES, GateIndex
+from plugin.review.gate_index import GateIndex, verdict
 from plugin.settings import Settings
 from plugin.storage.database import Database
 from plugin.storage.review_store import ReviewStore
@@ -49,9 +51,7 @@ def gate_answer(redis: Redis, db: Database, uri: str, *, fail_open: bool) -> tup
         log.warning("gate: redis unavailable (%s); %s", exc,
                     "serving" if fail_open else "refusing")
         return (200, "200") if fail_open else (403, "503")
-    if reason is None:
-        return 200, "200"
-    return 403, "451" if reason in LEGAL_CATEGORIES else "403"
+    return verdict(reason)
 
 
 def _token_ok(expected: str | None, sent: str | None) -> bool:

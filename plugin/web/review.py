@@ -3,7 +3,9 @@
 ``/review/`` lists what needs a human, gravest deadline first, with filters (category, peer,
 age) and counts; ``/review/items/<id>`` shows one item in full; decisions are plain form
 posts. Previews come from ``/review/media/<id>``, blurred and greyscale unless this one item
-was revealed (``?reveal=1``, written to the audit log). A little vanilla JS
+was revealed (``?reveal=1``, written to the audit log); a derivative item also shows the
+protected original beside it (``/review/items/<id>/original/<protected id>``, the same blur
+and audit; ``plugin.review.originals``). A little vanilla JS
 (``static/review/review.js``) adds keyboard shortcuts and in-place reveal.
 """
 
@@ -14,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 
 from plugin.errors import BadRequest, ConsentryError, NotFound
-from plugin.review import decisions, items, legal_hold, previews, statements
+from plugin.review import decisions, items, legal_hold, originals, previews, statements
 from plugin.storage.review_store import OPEN_STATES
 from plugin.web.context import services
 from plugin.web.moderator_auth import (
@@ -59,7 +61,8 @@ def item(item_id: int):
     store = review_store()
     return render_template("review/item.html", item=items.item_view(store, item_id),
                            banks=services().banks.bank_list(),
-                           reveal=request.args.get("reveal") == "1")
+                           reveal=request.args.get("reveal") == "1",
+                           reveal_original=request.args.get("reveal_original", type=int))
 
 
 @bp.get("/media/<int:item_id>")
@@ -76,6 +79,30 @@ def media(item_id: int):
                                outcome="done")
     try:
         body = previews.preview(svc.settings, row["media_url"], reveal=reveal)
+    except ConsentryError as exc:
+        raise NotFound(f"preview unavailable: {exc.message}") from None
+    return Response(body, mimetype="image/jpeg")
+
+
+@bp.get("/items/<int:item_id>/original/<int:protected_id>")
+@require_moderator()
+def original(item_id: int, protected_id: int):
+    """The protected original an item's derivative match points at, blurred unless revealed.
+
+    Only through an item that matched it: a moderator cannot page through protected pictures.
+    """
+    svc = services()
+    view = next((o for o in items.item_view(review_store(), item_id)["originals"]
+                 if o["protected_id"] == protected_id), None)
+    if view is None or not view["url"]:
+        raise NotFound("no preview of that original for this item")
+    reveal = request.args.get("reveal") == "1"
+    if reveal:
+        svc.audit.audit_append(actor=f"moderator:{current_moderator()['name']}",
+                               action="review.reveal_original", subject=f"review:{item_id}",
+                               outcome="done", detail={"protected_id": protected_id})
+    try:
+        body = originals.original_preview(svc.settings, view["url"], reveal=reveal)
     except ConsentryError as exc:
         raise NotFound(f"preview unavailable: {exc.message}") from None
     return Response(body, mimetype="image/jpeg")

@@ -3,12 +3,15 @@
 ``review_stack``: mastodon-mock on loopback, the media server, real Redis, SQLite (or both
 databases where a test asks for ``any_db_url``), a policy that sends ncii matches to review,
 and the environment the RQ worker reads. ``live_app``: the same app served by waitress on
-127.0.0.1 for the browser and nginx.
+127.0.0.1 for the browser and nginx. ``gate_process``: ``consentry gate`` (the dedicated
+media gate) as a child process on the same Redis and database.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 
@@ -99,3 +102,49 @@ class LiveServer:
 def live_app(review_stack) -> Iterator[LiveServer]:
     with LiveServer(review_stack.app) as server:
         yield server
+
+
+class GateProcess:
+    """``consentry gate`` as its own process, with the environment ``review_stack`` set."""
+
+    def __init__(self, **env: str) -> None:
+        import os
+
+        from tests.support.loopback import free_port
+
+        self.port = free_port()
+        self.env = {**os.environ, "CONSENTRY_GATE_BIND": f"127.0.0.1:{self.port}", **env}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def __enter__(self) -> GateProcess:
+        import requests
+
+        from tests.support.loopback import wait_for
+
+        self.proc = subprocess.Popen([sys.executable, "-m", "plugin.cli", "gate"],
+                                     env=self.env)
+
+        def up() -> bool:
+            assert self.proc.poll() is None, "consentry gate exited"
+            try:
+                return requests.get(self.url + "/healthz", timeout=1).status_code in (200, 503)
+            except requests.ConnectionError:
+                return False
+
+        wait_for(up, timeout=20, every=0.05)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.proc:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+
+
+@pytest.fixture
+def gate_process(review_stack) -> Iterator[GateProcess]:
+    with GateProcess() as gate:
+        yield gate

@@ -4,13 +4,15 @@ A moderator signs in, sees two automated ncii matches blurred, reveals one, conf
 shared bank and dismisses the other (allowlisting it) with the keyboard; then the act worker
 runs and we read the results where they land: bank entries, opinions, the allowlist, the
 report on the Mastodon-API server, the gate's answers, and the statements of reasons.
-Set ``CONSENTRY_SCREENSHOTS=DIR`` to write the screenshots used in ``docs/``.
+A derivative item shows the upload beside the protected original, both blurred, each revealed
+on its own. Set ``CONSENTRY_SCREENSHOTS=DIR`` to write the screenshots used in ``docs/``.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +20,13 @@ from playwright.sync_api import sync_playwright
 
 from plugin.review.gate_index import GateIndex
 from tests.review.conftest import MOD_PASSWORD, add_moderator
-from tests.review.helpers import post_photo, seed_banks
+from tests.review.helpers import (
+    LOCAL_OWNER,
+    REMOTE_OWNER,
+    post_photo,
+    seed_banks,
+    seed_derivative_items,
+)
 from tests.support.mastodon_server import MODERATOR_TOKEN
 from workers.main import run_worker
 
@@ -33,6 +41,16 @@ def browser():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=ARGS)
         yield browser
         browser.close()
+
+
+def images_loaded(page, timeout: float = 10.0) -> None:
+    """Wait until every image is decoded. Polled from here: ``wait_for_function`` polls with
+    ``eval`` inside the page, which the review pages' CSP (rightly) forbids."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(
+            "() => Array.from(document.images).every(i => i.complete && i.naturalWidth > 0)"):
+        assert time.monotonic() < deadline, "images did not load"
+        page.wait_for_timeout(50)
 
 
 def shoot(page, name: str) -> None:
@@ -76,7 +94,7 @@ def test_moderator_confirms_one_item_and_dismisses_another(review_stack, live_ap
     card_b = page.locator(f"#item-{item_b['id']}")
     assert page.locator("img.blurred").count() == 2
     assert "reveal" not in card_a.locator("img").get_attribute("src")
-    page.wait_for_function("Array.from(document.images).every(i => i.complete && i.naturalWidth)")
+    images_loaded(page)
     shoot(page, "queue")
     card_a.locator("a.reveal").click()
     assert "reveal=1" in card_a.locator("img").get_attribute("src")
@@ -136,3 +154,43 @@ def test_moderator_confirms_one_item_and_dismisses_another(review_stack, live_ap
     assert decisions["confirm"]["category"] == "STATEMENT_CATEGORY_NON_CONSENSUAL_BEHAVIOUR"
     assert decisions["dismiss"]["decision_visibility"] == []
     assert decisions["refuse_pending_review"]["automated_decision"] == "AUTOMATED_DECISION_FULLY"
+
+
+@pytest.mark.slow
+def test_a_derivative_item_shows_the_protected_original_side_by_side(review_stack, live_app,
+                                                                      browser):
+    seeded = seed_derivative_items(review_stack)
+    add_moderator(review_stack)
+    page = browser.new_page(viewport={"width": 1280, "height": 1000})
+    page.goto(live_app.url + f"/review/items/{seeded['9301']}")
+    page.fill("input[name=name]", "mod1")
+    page.fill("input[name=password]", MOD_PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_selector(".side-by-side.derivative")
+    suspect = page.locator(".side-by-side figure.suspect img")
+    original = page.locator(".side-by-side figure.original img")
+    for img in (suspect, original):  # both start blurred: server-side, and the CSS filter
+        assert img.get_attribute("class") == "blurred"
+        assert "reveal" not in img.get_attribute("src")
+        assert "blur" in img.evaluate("i => getComputedStyle(i).filter")
+    images_loaded(page)
+    evidence = page.locator("figure.original dl.evidence").inner_text()
+    assert "keypoints agree on one transformation" in evidence and "scaled to" in evidence
+    assert LOCAL_OWNER in evidence
+    shoot(page, "item-derivative")
+
+    page.locator("figure.original a.reveal").click()  # one picture, on request
+    assert original.get_attribute("class") == "revealed"
+    assert "reveal=1" in original.get_attribute("src")
+    assert suspect.get_attribute("class") == "blurred"  # the other stays blurred
+    images_loaded(page)
+    page.keyboard.press("v")  # the next blurred picture of this item
+    assert suspect.get_attribute("class") == "revealed"
+    audit = review_stack.services.audit.audit_list(action="review.reveal_original")
+    assert [a["detail"]["protected_id"] for a in audit] == [seeded["local_pid"]]
+
+    page.goto(live_app.url + f"/review/items/{seeded['9302']}")
+    panel = page.locator("figure.original.remote")
+    assert "Original held by b.example, not shared" in panel.inner_text()
+    assert REMOTE_OWNER in panel.inner_text() and panel.locator("img").count() == 0
+    assert page.locator("figure.suspect img.blurred").count() == 1

@@ -12,21 +12,26 @@
     items[current].scrollIntoView({block: "nearest"});
   }
 
-  function reveal(item) {
-    var img = item.querySelector("img.blurred");
+  // One picture at a time: a derivative item shows the upload and the protected original
+  // side by side, each blurred until its own reveal.
+  function revealImage(img) {
     if (!img) { return; }
     img.src = img.getAttribute("data-reveal");   // the clear preview is fetched only now
     img.classList.remove("blurred");
     img.classList.add("revealed");
-    var link = item.querySelector("a.reveal");
+    var link = img.parentNode.querySelector("a.reveal");
     if (link) { link.remove(); }
+  }
+
+  function reveal(item) {   // "v": the next still-blurred picture of this item
+    revealImage(item.querySelector("img.blurred"));
   }
 
   document.addEventListener("click", function (ev) {
     var link = ev.target.closest("a.reveal");
     if (link) {
       ev.preventDefault();
-      reveal(link.closest("article.item"));
+      revealImage(link.closest("figure").querySelector("img.blurred"));
     }
   });
 
