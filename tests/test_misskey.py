@@ -196,11 +196,31 @@ def test_an_ai_edit_the_owner_refused_is_flagged_reviewed_and_told(
     [notify] = [j for j in jobs if j.func_name == "workers.consent.notify_owner_job"]
     assert notify.args[0]["owner"] == owner and notify.args[0]["review_item"] == item["id"]
 
+    # Moderators see the item beside the protected original, told the frame is not kept.
+    page = _review_page(misskey_client, services, item["id"])
+    protected_id = finding["match"]["protected_id"]
+    assert "A Misskey upload check" in page and f"Protected original #{protected_id}" in page
+
     # The same frame asked about again is the same item and the same notice.
     assert _detect(misskey_client, frame)["Porn"] == 1.0
     assert len(ReviewStore(services.db).items_list()) == 1
     assert len([j for j in queue("act", services.redis).jobs
                 if j.func_name == "workers.consent.notify_owner_job"]) == 1
+
+
+def _review_page(client, services, item_id: int) -> str:
+    import re
+
+    from plugin.review.passwords import hash_password
+
+    ReviewStore(services.db).moderator_create("mod1", hash_password("a long passphrase"), "admin")
+    page = client.get("/review/login").get_data(as_text=True)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+    client.post("/review/login", data={"name": "mod1", "password": "a long passphrase",
+                                       "csrf_token": token})
+    response = client.get(f"/review/items/{item_id}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
 
 
 def test_an_ai_edit_the_owner_allowed_passes(consent_misskey, misskey_client, services):
