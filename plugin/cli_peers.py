@@ -7,7 +7,7 @@
     consentry peers remove ID
     consentry peers set ID [--trust L] [--categories a,b|all] [--auto-act|--review]
                            [--max-action A] [--read peers|vetted]
-    consentry peers release ID          lift a quarantine
+    consentry peers release ID          lift a quarantine; replay the records it held
     consentry peers sync [ID]           pull now (all active peers without ID)
     consentry peers publish             publish new bank changes and nudge peers
     consentry peers identity [--rotate] show (or rotate) this instance's signing key
@@ -72,7 +72,9 @@ def cmd_peers(args: argparse.Namespace, settings: Settings) -> int:
     elif command == "remove":
         result = ops.remove_peer(fed, args.id)
     elif command == "release":
-        result = fed.peers.peer_quarantine(args.id, None)
+        from plugin.federation.release import release_peer
+
+        result = release_peer(fed, args.id)
     elif command == "set":
         categories = None
         if args.categories:

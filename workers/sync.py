@@ -5,6 +5,8 @@
 * ``sync_all_job()`` — the periodic tick: publish new bank changes, expire received records
   whose expiry passed, pull every active peer (one failing peer never stops the others).
 * ``publish_job()`` / ``nudge_peers_job()`` — publish bank changes; tell peers to pull.
+* ``verify_proofs_job()`` — the background proof pass: verify the Ed25519 proofs a backfill
+  only checked structurally (queued after a sync that received such records, and by the tick).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from plugin.federation.changelog import publish_bank_changes
 from plugin.federation.client import PeerClient
 from plugin.federation.context import Federation, federation, redis_key
 from plugin.federation.ingest import expire_received
+from plugin.federation.proofs import proof_pass_started, schedule_proof_pass, verify_pending
 from plugin.federation.sync import sync_all, sync_peer
 from workers import context
 
@@ -42,6 +45,8 @@ def run_peer_sync(fed: Federation, peer_id: int) -> dict[str, Any]:
 def sync_peer_job(peer_id: int) -> dict[str, Any]:
     fed = _fed()
     result = run_peer_sync(fed, int(peer_id))
+    if result.get("unchecked"):  # a backfill's proofs are verified off the sync's hot path
+        result["proof_pass_queued"] = schedule_proof_pass(fed)
     result["consent"] = apply_received(fed)  # consent records take effect with the sync
     return result
 
@@ -82,5 +87,14 @@ def sync_all_job() -> dict[str, Any]:
     if published["published"] or published["retracted"]:
         nudge_peers(fed)
     peers = sync_all(fed)
+    if any(p.get("unchecked") for p in peers) or fed.received.received_count_unchecked():
+        schedule_proof_pass(fed)
     return {"published": published, "expired": expire_received(fed), "peers": peers,
             "consent": apply_received(fed)}
+
+
+def verify_proofs_job() -> dict[str, Any]:
+    """The background proof pass (``plugin.federation.proofs``)."""
+    fed = _fed()
+    proof_pass_started(fed)
+    return verify_pending(fed)

@@ -17,7 +17,8 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from plugin.services import Services
-from plugin.storage.federation_store import ChangeLogStore, PeerStore, ReceivedStore
+from plugin.storage.federation_store import ChangeLogStore, PeerStore
+from plugin.storage.received_store import ReceivedStore
 
 from .errors import UnknownKey
 from .identity import ServiceIdentity, key_url, parse_key_url

@@ -4,7 +4,17 @@
 ``fetch_iter``: pages arrive in id order; each page is applied *before* its cursor is
 persisted, so a crash or restart repeats at most one page (re-applying is idempotent: a
 record id already received is skipped). The next page is fetched on a helper thread while
-the current one is verified and applied, so network and CPU overlap during a backfill.
+the current one is applied, and a backfill page's structural checks run on the process pool
+meanwhile, so network, checks and database writes overlap during a backfill.
+
+Proofs (``docs/peer-protocol.md`` §6.3): a page is the issuer's own, authenticated by its
+RFC 9421 response signature over the body's ``content-digest``. Small pages (steady state) are
+verified record by record in full; in a large page (a backfill) hash records that add entries
+are checked structurally only (key id published by the issuer, well-formed 64-byte proof,
+schema, expiry) and their Ed25519 proofs are verified by the background pass of
+``plugin.federation.proofs`` (a ``sync`` job queued after the run), which withdraws any record
+whose proof fails and quarantines the peer. Retractions, negative opinions and consent
+records are always verified before they take effect.
 
 Failure isolation: every error of one peer (unreachable, 5xx, 429, a malformed page, a
 wrong response signature) ends that peer's run with ``last_error`` and a ``retry_at``
@@ -18,6 +28,7 @@ until an admin releases it.
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -28,46 +39,80 @@ from plugin.errors import ConsentryError
 
 from .client import FeedPage, PeerClient
 from .context import Federation
-from .errors import PeerRateLimited
+from .errors import InvalidRequest, PeerRateLimited
 from .ingest import apply_page
-from .verify_pool import verify_many
+from .jcs import loads as strict_loads
+from .page_writer import PageWriter
+from .verify_pool import check_many, pool_size, submit_page_checks, verify_many
 
 __all__ = ["PAGE_LIMIT", "sync_all", "sync_peer"]
 
 log = logging.getLogger(__name__)
 PAGE_LIMIT = 1000
+#: Pages this large (a backfill) defer the hash records' proofs to the background pass.
+DEFER_MIN = 400
 
 
-def _verdicts(fed: Federation, peer: dict[str, Any], records: list[Any]) -> list[str | None]:
+def _deferrable(record: dict[str, Any]) -> bool:
+    """Hash records that add an entry; whatever removes one or states consent is never deferred."""
+    return record.get("type") == "hash" and record.get("opinion") != "false_positive"
+
+
+def _verdicts(fed: Federation, peer: dict[str, Any], records: list[Any],
+              structural: list[str | None] | None = None
+              ) -> tuple[list[str | None], list[bool]]:
+    """Per record: ``None`` or the refusal code, and whether the proof was verified in full.
+
+    Small pages (steady state) are verified in full. In a page of ``DEFER_MIN`` records or
+    more (a backfill), hash records that add entries are checked structurally only; the
+    page itself is the issuer's, authenticated by its response signature (``client.changes``),
+    and the background pass (``plugin.federation.proofs``) verifies their proofs later.
+    *structural* is ``check_many`` of the whole page, already run on the process pool.
+    """
+    precomputed = structural
     out: list[str | None] = [None] * len(records)
-    check, where = [], []
+    checked = [True] * len(records)
+    defer = len(records) >= DEFER_MIN
+    full: list[int] = []
+    light: list[int] = []
     for i, record in enumerate(records):
         if not isinstance(record, dict) or record.get("issuer") != peer["domain"]:
             out[i] = "foreign_issuer"  # feeds carry only their own records (§6)
+        elif defer and _deferrable(record):
+            light.append(i)
         else:
-            check.append(record)
-            where.append(i)
-    results = verify_many(check, peer["keys"], workers=fed.settings.federation_verify_workers)
-    if "unknown_key" in results:  # rotated key: refetch discovery once, then re-check those
+            full.append(i)
+
+    def run(where: list[int], keys: list[dict[str, Any]], structural: bool) -> None:
+        at = [i for i in where if out[i] in (None, "unknown_key")]
+        subset = [records[i] for i in at]
+        if structural and precomputed is not None:
+            results = [precomputed[i] for i in at]  # checked on the pool while we applied
+        elif structural:
+            results = check_many(subset, {k["key_id"] for k in keys})
+        else:
+            results = verify_many(subset, keys, workers=fed.settings.federation_verify_workers
+                                  if len(subset) >= DEFER_MIN else 1)
+        for i, verdict in zip(at, results, strict=True):
+            out[i] = verdict
+
+    run(full, peer["keys"], False)
+    run(light, peer["keys"], True)
+    unknown = [i for i, v in enumerate(out) if v == "unknown_key"]
+    if unknown:  # rotated key: refetch discovery once, then re-check those
         try:
-            fed.resolve_peer_key(_first_unknown(check, results), http=False, peer=peer)
+            method = str(records[unknown[0]].get("proof", {}).get("verificationMethod", ""))
+            fed.resolve_peer_key(method, http=False, peer=peer)
             peer = fed.peers.peer_get(peer["id"])
         except ConsentryError:
             pass
-        redo = [k for k, r in enumerate(results) if r == "unknown_key"]
-        again = verify_many([check[k] for k in redo], peer["keys"], workers=1)
-        for k, verdict in zip(redo, again, strict=True):
-            results[k] = verdict
-    for i, verdict in zip(where, results, strict=True):
-        out[i] = verdict
-    return out
-
-
-def _first_unknown(records: list[Any], results: list[str | None]) -> str:
-    for record, verdict in zip(records, results, strict=True):
-        if verdict == "unknown_key":
-            return str(record.get("proof", {}).get("verificationMethod", ""))
-    return ""
+        wanted = set(unknown)
+        precomputed = None  # checked against the keys known before the refetch
+        run([i for i in full if i in wanted], peer["keys"], False)
+        run([i for i in light if i in wanted], peer["keys"], True)
+    for i in light:
+        checked[i] = out[i] is not None  # a refused record is never stored
+    return out, checked
 
 
 def _flooding(fed: Federation, peer: dict[str, Any], incoming: int) -> bool:
@@ -84,7 +129,8 @@ def sync_peer(fed: Federation, peer_id: int, *, max_pages: int | None = None,
               limit: int = PAGE_LIMIT, client: PeerClient | None = None) -> dict[str, Any]:
     """Pull *peer_id*'s feed until it has no more (or *max_pages*); return a summary."""
     peer = fed.peers.peer_get(peer_id)
-    summary: dict[str, Any] = {"peer": peer["domain"], "pages": 0, "records": 0}
+    summary: dict[str, Any] = {"peer": peer["domain"], "pages": 0, "records": 0,
+                               "unchecked": 0}
     if peer["state"] != "active":
         return {**summary, "skipped": f"peer is {peer['state']}"}
     if peer["retry_at"] and datetime.fromisoformat(peer["retry_at"]) > datetime.now(UTC):
@@ -92,14 +138,33 @@ def sync_peer(fed: Federation, peer_id: int, *, max_pages: int | None = None,
     client = client or PeerClient(fed)
     counts: dict[str, int] = {}
     started = time.monotonic()
+    key_ids = {k["key_id"] for k in peer["keys"]}
+    workers = fed.settings.federation_verify_workers
+
+    pooled = pool_size(workers) > 1
+
+    def fetch(since: str) -> tuple[FeedPage, Future[list[str | None] | str] | None]:
+        """One page; for a backfill page, its strict parse and structural checks started
+        on the process pool (the page itself is parsed here the fast way)."""
+        page = client.changes(peer, since, limit, strict=not pooled)
+        checks = None
+        if pooled and len(page.records) >= DEFER_MIN:
+            checks = submit_page_checks(page.raw, key_ids, workers=workers)
+        elif pooled:
+            try:
+                strict_loads(page.raw)
+            except ValueError as exc:
+                raise InvalidRequest(f"malformed feed page: {exc}") from None
+        return page, checks
+
+    writer = PageWriter()
     with ThreadPoolExecutor(1, thread_name_prefix="feed") as prefetch:
         try:
-            future: Future[FeedPage] = prefetch.submit(client.changes, peer, peer["cursor"],
-                                                       limit)
+            future: Future[tuple[FeedPage, Any]] = prefetch.submit(fetch, peer["cursor"])
             while True:
-                page = future.result()
+                page, checks = future.result()
                 if page.has_more and (max_pages is None or summary["pages"] + 1 < max_pages):
-                    future = prefetch.submit(client.changes, peer, page.next, limit)
+                    future = prefetch.submit(fetch, page.next)
                 else:
                     future = None  # type: ignore[assignment]
                 quarantine = _flooding(fed, peer, len(page.records))
@@ -111,28 +176,39 @@ def sync_peer(fed: Federation, peer_id: int, *, max_pages: int | None = None,
                         actor=f"peer:{peer['domain']}", action="federation.quarantine_peer",
                         subject=peer["domain"], outcome="done",
                         detail={"reason": peer["quarantine_reason"]})
-                verdicts = _verdicts(fed, peer, page.records)
+                structural = checks.result() if checks else None
+                if isinstance(structural, str):  # the strict parse refused the page
+                    raise InvalidRequest(f"malformed feed page: {structural}")
+                verdicts, checked = _verdicts(fed, peer, page.records, structural)
+                summary["unchecked"] += checked.count(False)
+                checkpoint = functools.partial(fed.peers.peer_checkpoint_set, peer_id,
+                                               page.next, backfilled=not page.has_more)
                 for key, n in apply_page(fed, peer, page.records, verdicts,
-                                         quarantine=quarantine).items():
+                                         quarantine=quarantine, checked=checked,
+                                         writer=writer, after=checkpoint).items():
                     counts[key] = counts.get(key, 0) + n
-                fed.peers.peer_checkpoint_set(peer_id, page.next, backfilled=not page.has_more)
                 summary["pages"] += 1
                 summary["records"] += len(page.records)
                 if future is None:
                     break
+            writer.close()  # the last page's write and checkpoint
         except PeerRateLimited as exc:
+            writer.close()  # what was applied keeps its checkpoint
             retry = datetime.now(UTC) + timedelta(seconds=exc.retry_after_s)
             fed.peers.peer_sync_result(peer_id, error=f"{exc.code}: {exc.message}",
                                        retry_at=retry)
             return {**summary, "counts": counts, "error": f"{exc.code}: {exc.message}",
                     "retry_after_s": exc.retry_after_s}
         except ConsentryError as exc:
+            writer.close()
             failures = fed.peers.peer_get(peer_id)["failures"]
             retry = datetime.now(UTC) + timedelta(seconds=min(3600, 15 * 2 ** failures))
             fed.peers.peer_sync_result(peer_id, error=f"{exc.code}: {exc.message}",
                                        retry_at=retry)
             log.warning("sync with %s failed: %s", peer["domain"], exc.message)
             return {**summary, "counts": counts, "error": f"{exc.code}: {exc.message}"}
+        finally:
+            writer.shutdown()
     fed.peers.peer_sync_result(peer_id, error=None)
     refused = {k: v for k, v in counts.items() if k.startswith("refused_")}
     if refused:

@@ -14,7 +14,9 @@ Rules, strongest first:
    entry is quarantined or withdrawn, or whose category the peer may not send, are ignored.
 3. **Popular-hash quarantine.** A peer entry that matched more than
    ``federation_popular_limit`` distinct local pictures within an hour is quarantined (entry
-   tombstoned, audited): a poisoned list aimed at popular images must not cause mass action.
+   tombstoned, audited; its received record's state becomes ``popular``, which a peer's
+   release from quarantine does not replay): a poisoned list aimed at popular images must
+   not cause mass action.
 4. **Quorum.** Act only when at least ``federation_quorum`` distinct *trusted* peers with
    ``auto_act`` assert a match; otherwise review. ``max_action`` is the least severe cap
    among the asserting peers.
@@ -122,7 +124,7 @@ def _popular(fed: Any, peer: dict[str, Any], match: dict[str, Any], media_id: st
         return False
     for row in fed.received.received_active_for(peer["id"], [(match["type"], match["value"])]):
         if row["bank"] == match["bank"]:
-            fed.received.received_set_state([row["id"]], "quarantined")
+            fed.received.received_set_state([row["id"]], "popular")
     withdraw_entry(fed, peer, match["bank"], match["type"], match["value"],
                    reason=f"quarantined: matched {count} local pictures within an hour")
     return True

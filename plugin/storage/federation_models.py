@@ -20,7 +20,17 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Boolean, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from plugin.storage.models import Base, BigId, utcnow
@@ -79,7 +89,12 @@ class ReceivedRecord(Base):
     __tablename__ = "fed_received"
     __table_args__ = (UniqueConstraint("peer_id", "record_id"),
                       Index("ix_fed_received_hash", "peer_id", "hash_type", "hash_value"),
-                      Index("ix_fed_received_state", "state", "expires_at"))
+                      Index("ix_fed_received_state", "state", "expires_at"),
+                      Index("ix_fed_received_peer_time", "peer_id", "received_at"),
+                      Index("ix_fed_received_type", "type", "id"),
+                      Index("ix_fed_received_unchecked", "id",
+                            sqlite_where=text("proof_checked_at IS NULL"),
+                            postgresql_where=text("proof_checked_at IS NULL")))
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     peer_id: Mapped[int] = mapped_column(BigInteger)
     record_id: Mapped[str] = mapped_column(String(36))
@@ -92,6 +107,10 @@ class ReceivedRecord(Base):
     expires_at: Mapped[datetime | None]
     record: Mapped[str] = mapped_column(Text)
     received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: When the record's Ed25519 proof was verified (NULL: not yet; see migration 0010),
+    #: and the refusal code if it failed.
+    proof_checked_at: Mapped[datetime | None]
+    proof_error: Mapped[str | None] = mapped_column(String(32))
 
 
 class FederationState(Base):

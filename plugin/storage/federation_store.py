@@ -1,4 +1,5 @@
-"""PeerStore, ChangeLogStore and ReceivedStore: the only code that touches the ``fed_*`` tables.
+"""PeerStore and ChangeLogStore: the code that touches ``fed_peers``, ``fed_changelog`` and
+``fed_state`` (the received records are ``plugin.storage.received_store``).
 
 Ordering of the change log (``docs/peer-protocol.md`` §6): a record id must never become
 visible *below* an id a peer has already been served. Ids are UUIDv7 strings allocated in
@@ -6,12 +7,9 @@ the application, so two publishers racing could commit out of order. We allocate
 a lock**: every publishing transaction first writes the ``publisher`` row of ``fed_state``
 (a row lock on PostgreSQL, the database write lock on SQLite), then reads the largest id in
 the log and allocates strictly above it. Commits therefore happen in id order and no settle
-delay is needed; the feed serves records as soon as they are committed.
-
-Bulk paths (``entries_add_bulk``) exist because a cold sync brings 10^5..10^6 records: the
-ORM path of ``BankStore.entries_add`` (a SELECT and a flush per entry) is two orders of
-magnitude too slow there. They write the same rows (``bank_entries`` + ``bank_changes`` "add")
-so every ``BankMatcher`` picks the entries up exactly as if ``BankStore`` had added them.
+delay is needed; the feed serves records as soon as they are committed. Records are stored
+as the exact signed JSON text served, so a feed page is one SELECT, a join and (in the web
+layer) one response signature.
 """
 
 from __future__ import annotations
@@ -32,7 +30,6 @@ from plugin.storage.federation_models import (
     ChangeLogRecord,
     FederationState,
     Peer,
-    ReceivedRecord,
 )
 from plugin.storage.models import Bank, BankChange, BankEntry, utcnow
 
@@ -299,105 +296,3 @@ class ChangeLogStore:
         with self.db.session() as s:
             return int(s.scalar(select(func.count()).select_from(ChangeLogRecord)) or 0)
 
-
-class ReceivedStore:
-    """Records received from peers, and the bulk bank writes that make them matchable."""
-
-    def __init__(self, db: Database) -> None:
-        self.db = db
-
-    def received_known(self, peer_id: int, record_ids: list[str]) -> set[str]:
-        with self.db.session() as s:
-            return set(s.scalars(select(ReceivedRecord.record_id).where(
-                ReceivedRecord.peer_id == peer_id, ReceivedRecord.record_id.in_(record_ids))))
-
-    def received_get(self, peer_id: int, record_ids: list[str]) -> dict[str, dict[str, Any]]:
-        with self.db.session() as s:
-            rows = s.scalars(select(ReceivedRecord).where(
-                ReceivedRecord.peer_id == peer_id, ReceivedRecord.record_id.in_(record_ids)))
-            return {r.record_id: _received(r) for r in rows}
-
-    def received_active_for(self, peer_id: int, keys: list[tuple[str, str]]
-                            ) -> list[dict[str, Any]]:
-        """Active hash records of *peer_id* for these (hash_type, hash_value) pairs."""
-        values = list({v for _, v in keys})
-        if not values:
-            return []
-        with self.db.session() as s:
-            rows = s.scalars(select(ReceivedRecord).where(
-                ReceivedRecord.peer_id == peer_id, ReceivedRecord.type == "hash",
-                ReceivedRecord.state == "active", ReceivedRecord.hash_value.in_(values)))
-            wanted = set(keys)
-            return [_received(r) for r in rows if (r.hash_type, r.hash_value) in wanted]
-
-    def received_insert_many(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            with self.db.session() as s:
-                s.execute(insert(ReceivedRecord), rows)
-
-    def received_set_state(self, ids: list[int], state: str) -> None:
-        if ids:
-            with self.db.session() as s:
-                s.execute(update(ReceivedRecord).where(ReceivedRecord.id.in_(ids))
-                          .values(state=state))
-
-    def received_supersede(self, peer_id: int, record_ids: list[str]) -> None:
-        if record_ids:
-            with self.db.session() as s:
-                s.execute(update(ReceivedRecord).where(
-                    ReceivedRecord.peer_id == peer_id, ReceivedRecord.record_id.in_(record_ids),
-                    ReceivedRecord.state == "active").values(state="superseded"))
-
-    def received_expired(self, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
-        with self.db.session() as s:
-            rows = s.scalars(select(ReceivedRecord).where(
-                ReceivedRecord.state.in_(("active", "quarantined")),
-                ReceivedRecord.expires_at.is_not(None), ReceivedRecord.expires_at <= now)
-                .limit(limit))
-            return [_received(r) for r in rows]
-
-    def received_for_entries(self, banks_values: list[tuple[str, str, str]]
-                             ) -> list[dict[str, Any]]:
-        """Active received records behind (bank, hash_type, value) triples."""
-        if not banks_values:
-            return []
-        with self.db.session() as s:
-            rows = s.scalars(select(ReceivedRecord).where(
-                ReceivedRecord.state == "active",
-                ReceivedRecord.bank.in_({b for b, _, _ in banks_values}),
-                ReceivedRecord.hash_value.in_({v for _, _, v in banks_values})))
-            wanted = set(banks_values)
-            return [_received(r) for r in rows if (r.bank, r.hash_type, r.hash_value) in wanted]
-
-    def received_count_since(self, peer_id: int, since: datetime) -> int:
-        with self.db.session() as s:
-            return int(s.scalar(select(func.count()).select_from(ReceivedRecord).where(
-                ReceivedRecord.peer_id == peer_id, ReceivedRecord.received_at >= since)) or 0)
-
-    def local_media_counts(self, hash_type: str, values: list[str]) -> dict[str, int]:
-        """How many local media scans carry each exact sha256 (popular-hash check)."""
-        from plugin.storage.models import MediaScan
-
-        if hash_type != "sha256" or not values:
-            return {}
-        with self.db.session() as s:
-            rows = s.execute(select(MediaScan.sha256, func.count()).where(
-                MediaScan.sha256.in_(values)).group_by(MediaScan.sha256))
-            return {v: int(n) for v, n in rows}
-
-    def entries_add_bulk(self, bank_id: int, items: list[tuple[str, str, str | None]],
-                         *, source: str) -> int:
-        """Add or revive (hash_type, value, note) entries in one transaction; count changes.
-
-        The same rows and change-log entries as every bank write: ``BankStore`` does it.
-        """
-        from plugin.storage.banks import BankStore, EntryInput
-
-        return BankStore(self.db).entries_add_by_id(
-            bank_id, [EntryInput(kind, value, note, source=source) for kind, value, note in items])
-
-
-def _received(r: ReceivedRecord) -> dict[str, Any]:
-    return {"id": r.id, "peer_id": r.peer_id, "record_id": r.record_id, "type": r.type,
-            "hash_type": r.hash_type, "hash_value": r.hash_value, "category": r.category,
-            "bank": r.bank, "state": r.state, "expires_at": r.expires_at}

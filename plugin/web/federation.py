@@ -286,7 +286,9 @@ def peers_reject(peer_id: int):
 @bp.post("/api/v1/peers/<int:peer_id>/release")
 @require_admin
 def peers_release(peer_id: int):
-    return jsonify(_fed().peers.peer_quarantine(peer_id, None))
+    from plugin.federation.release import release_peer
+
+    return jsonify(release_peer(_fed(), peer_id))
 
 
 @bp.delete("/api/v1/peers/<int:peer_id>")

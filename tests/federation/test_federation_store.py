@@ -78,3 +78,50 @@ def test_bulk_entries_revive_and_feed_the_bank_change_log(tmp_path, redis_url,
     assert ops == ["add"] * 5 + ["remove", "add"]
     assert len(list(svc.banks.entries_export("peer:b.test:spam"))) == 5
     svc.db.dispose()
+
+
+def test_page_writes_and_proof_bookkeeping(tmp_path, redis_url, any_db_url) -> None:
+    """The bulk page path writes what BankStore would, on SQLite and PostgreSQL alike."""
+    from datetime import UTC, datetime
+
+    svc = _services(tmp_path, redis_url, any_db_url)
+    fed = federation(svc)
+    peer = fed.peers.peer_upsert("b.test", "https://b.test", [], ["consentry/1"])
+    bank = svc.banks.bank_create("peer:b.test:ncii", "ncii", visibility="private")
+    old, live = f"{1:064x}", f"{2:064x}"
+    svc.banks.entries_add("peer:b.test:ncii", [EntryInput("pdq", old), EntryInput("pdq", live)])
+    svc.banks.entry_remove("peer:b.test:ncii", "pdq", old, by="t", reason="tombstone")
+    now = datetime.now(UTC)
+
+    def row(n: int, value: str, state: str, checked: bool) -> dict:
+        return {"peer_id": peer["id"], "record_id": f"rec-{n}", "type": "hash",
+                "hash_type": "pdq", "hash_value": value, "category": "ncii",
+                "bank": "peer:b.test:ncii", "state": state, "expires_at": None,
+                "received_at": now, "proof_checked_at": now if checked else None,
+                "record": json.dumps({"n": n, "text": "é"}, ensure_ascii=False)}
+
+    new = f"{3:064x}"
+    changed = fed.received.received_apply(
+        {bank["id"]: [("pdq", old, "revived"), ("pdq", live, "dup"), ("pdq", new, "new")]},
+        "peer:b.test", [row(1, old, "active", False), row(2, new, "active", True),
+                        row(3, live, "quarantined", False)], [])
+    assert changed == 2  # the tombstone revived and the new entry; the live one untouched
+    values = sorted(e["value"] for e in svc.banks.entries_export("peer:b.test:ncii"))
+    assert values == [old, live, new]
+    assert svc.banks.entry_get("peer:b.test:ncii", "pdq", new)["source"] == "peer:b.test"
+
+    keys = fed.received.received_active_keys(peer["id"], [("pdq", old), ("pdq", live)])
+    assert keys == [("pdq", old, "ncii", "rec-1")]  # rec-3 is not active
+    assert fed.received.received_max_record_id(peer["id"]) == "rec-3"
+
+    unchecked = fed.received.received_unchecked(10)
+    assert [r["record_id"] for r in unchecked] == ["rec-1", "rec-3"]
+    assert json.loads(unchecked[0]["record"]) == {"n": 1, "text": "é"}
+    fed.received.received_mark_checked([unchecked[0]["id"]], {unchecked[1]["id"]: "bad"})
+    assert fed.received.received_count_unchecked() == 0
+    held = fed.received.received_in_state(peer["id"], "refused")
+    assert [r["record_id"] for r in held] == ["rec-3"]
+    fed.received.received_update_many([{"row_id": held[0]["id"], "new_state": "filtered",
+                                        "new_bank": None, "new_category": "spam"}])
+    (again,) = fed.received.received_in_state(peer["id"], "filtered")
+    assert (again["bank"], again["category"]) == (None, "spam")

@@ -1,0 +1,330 @@
+"""ReceivedStore: the records peers sent us (``fed_received``), and the bulk writes behind them.
+
+Split from ``federation_store`` (peers and our change log) because its job is different: a
+cold sync writes 10^6 rows through it, so it has its own bulk paths. ``insert_rows`` issues
+multi-row INSERTs without SQLAlchemy's per-row bookkeeping (a third of a cold sync's time went
+there); ``received_apply`` writes a page (bank entries, bank changes, received rows) in one
+transaction, adding entries exactly as ``BankStore.entries_add`` would (canonical values,
+tombstones revived, one ``bank_changes`` "add" per changed entry) so every ``BankMatcher``
+picks them up. Lookups go through ``ix_fed_received_hash`` by peer, hash type and value:
+given ``state = 'active'``, SQLite would read every active row instead.
+"""
+
+from __future__ import annotations
+
+import operator
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Table, bindparam, func, select, update
+from sqlalchemy.orm import Session
+
+from plugin.storage.database import Database
+from plugin.storage.federation_models import ReceivedRecord
+from plugin.storage.models import BankChange, BankEntry, utcnow
+
+__all__ = ["ReceivedStore", "insert_rows"]
+
+
+class ReceivedStore:
+    """Records received from peers, and the bulk bank writes that make them matchable."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def received_known(self, peer_id: int, record_ids: list[str]) -> set[str]:
+        with self.db.session() as s:
+            return set(s.scalars(select(ReceivedRecord.record_id).where(
+                ReceivedRecord.peer_id == peer_id, ReceivedRecord.record_id.in_(record_ids))))
+
+    def received_get(self, peer_id: int, record_ids: list[str]) -> dict[str, dict[str, Any]]:
+        with self.db.session() as s:
+            rows = s.scalars(select(ReceivedRecord).where(
+                ReceivedRecord.peer_id == peer_id, ReceivedRecord.record_id.in_(record_ids)))
+            return {r.record_id: _received(r) for r in rows}
+
+    def received_max_record_id(self, peer_id: int) -> str | None:
+        """The largest record id received from *peer_id* (one probe of the unique index)."""
+        with self.db.session() as s:
+            return s.scalar(select(func.max(ReceivedRecord.record_id)).where(
+                ReceivedRecord.peer_id == peer_id))
+
+    def received_active_for(self, peer_id: int, keys: list[tuple[str, str]]
+                            ) -> list[dict[str, Any]]:
+        """Active hash records of *peer_id* for these (hash_type, hash_value) pairs."""
+        return [dict(zip(_RECEIVED_COLUMNS, r, strict=True))
+                for r in self._active(peer_id, keys, _RECEIVED_COLUMNS)]
+
+    def received_active_keys(self, peer_id: int, keys: list[tuple[str, str]]
+                             ) -> list[tuple[str, str, str, str]]:
+        """(hash_type, hash_value, category, record_id) of *peer_id*'s active hash records
+        for these (hash_type, hash_value) pairs: the supersede lookup of every feed page."""
+        return [tuple(r) for r in self._active(
+            peer_id, keys, ("hash_type", "hash_value", "category", "record_id"))]
+
+    def _active(self, peer_id: int, keys: list[tuple[str, str]],
+                columns: tuple[str, ...]) -> list[Any]:
+        """Rows for (hash_type, hash_value) pairs, through ``ix_fed_received_hash`` only.
+
+        ``state``/``type`` are filtered here, not in SQL: given ``state = 'active'`` SQLite
+        picks ``ix_fed_received_state`` and reads every active row of every peer (a cold sync
+        went quadratic); by peer, hash type and value each key is one index probe.
+        """
+        by_type: dict[str, set[str]] = {}
+        for kind, value in keys:
+            by_type.setdefault(kind, set()).add(value)
+        wanted, out = set(keys), []
+        t = ReceivedRecord.__table__
+        with self.db.session() as s:
+            for kind, values in by_type.items():
+                listed = sorted(values)
+                for start in range(0, len(listed), 1000):
+                    rows = s.execute(select(*[t.c[c] for c in columns], t.c.state, t.c.type)
+                                     .where(t.c.peer_id == peer_id, t.c.hash_type == kind,
+                                            t.c.hash_value.in_(listed[start:start + 1000])))
+                    out.extend(r[:-2] for r in rows if r.state == "active" and r.type == "hash"
+                               and (r.hash_type, r.hash_value) in wanted)
+        return out
+
+    def received_insert_many(self, rows: list[dict[str, Any]]) -> None:
+        """Insert rows in multi-row statements: a cold sync inserts 10^6 of these."""
+        if rows:
+            with self.db.session() as s:
+                insert_rows(s, ReceivedRecord.__table__, rows)
+
+    def received_update_many(self, rows: list[dict[str, Any]]) -> None:
+        """Set state, bank, category of rows (``row_id``, ``new_*``): a quarantine replay."""
+        if rows:
+            t = ReceivedRecord.__table__
+            with self.db.session() as s:
+                s.connection().execute(
+                    update(t).where(t.c.id == bindparam("row_id")).values(
+                        state=bindparam("new_state"), bank=bindparam("new_bank"),
+                        category=bindparam("new_category")), rows)
+
+    def received_in_state(self, peer_id: int, state: str, *, after: str = "",
+                          limit: int = 1000) -> list[dict[str, Any]]:
+        """Rows of *peer_id* in *state* with record id > *after*, in feed (record id) order."""
+        t = ReceivedRecord.__table__
+        query = (select(*[t.c[c] for c in _RECEIVED_COLUMNS], t.c.record)
+                 .where(t.c.peer_id == peer_id, t.c.state == state, t.c.record_id > after)
+                 .order_by(t.c.record_id).limit(limit))
+        with self.db.session() as s:
+            return [dict(r._mapping) for r in s.execute(query)]
+
+    def received_unchecked(self, limit: int = 5000) -> list[dict[str, Any]]:
+        """Rows whose proof is not verified yet, oldest first (partial index, no scan)."""
+        t = ReceivedRecord.__table__
+        query = (select(*[t.c[c] for c in _RECEIVED_COLUMNS], t.c.record)
+                 .where(t.c.proof_checked_at.is_(None)).order_by(t.c.id).limit(limit))
+        with self.db.session() as s:
+            return [dict(r._mapping) for r in s.execute(query)]
+
+    def received_mark_checked(self, ok: list[int], failed: dict[int, str]) -> None:
+        """Record the proof outcome; a failed row also becomes ``refused``."""
+        t = ReceivedRecord.__table__
+        now = utcnow()
+        with self.db.session() as s:
+            for start in range(0, len(ok), 5000):
+                s.execute(update(t).where(t.c.id.in_(ok[start:start + 5000]))
+                          .values(proof_checked_at=now))
+            if failed:
+                s.connection().execute(
+                    update(t).where(t.c.id == bindparam("row_id")).values(
+                        proof_checked_at=now, proof_error=bindparam("error"), state="refused"),
+                    [{"row_id": i, "error": code[:32]} for i, code in failed.items()])
+
+    def received_count_unchecked(self) -> int:
+        with self.db.session() as s:
+            return int(s.scalar(select(func.count()).select_from(ReceivedRecord).where(
+                ReceivedRecord.proof_checked_at.is_(None))) or 0)
+
+    def received_set_state(self, ids: list[int], state: str) -> None:
+        if ids:
+            with self.db.session() as s:
+                s.execute(update(ReceivedRecord).where(ReceivedRecord.id.in_(ids))
+                          .values(state=state))
+
+    def received_supersede(self, peer_id: int, record_ids: list[str]) -> None:
+        if record_ids:
+            with self.db.session() as s:
+                s.execute(update(ReceivedRecord).where(
+                    ReceivedRecord.peer_id == peer_id, ReceivedRecord.record_id.in_(record_ids),
+                    ReceivedRecord.state == "active").values(state="superseded"))
+
+    def received_expired(self, now: datetime, limit: int = 1000) -> list[dict[str, Any]]:
+        with self.db.session() as s:
+            rows = s.scalars(select(ReceivedRecord).where(
+                ReceivedRecord.state.in_(("active", "quarantined", "popular")),
+                ReceivedRecord.expires_at.is_not(None), ReceivedRecord.expires_at <= now)
+                .limit(limit))
+            return [_received(r) for r in rows]
+
+    def received_for_entries(self, banks_values: list[tuple[str, str, str]]
+                             ) -> list[dict[str, Any]]:
+        """Active received records behind (bank, hash_type, value) triples."""
+        if not banks_values:
+            return []
+        with self.db.session() as s:
+            rows = s.scalars(select(ReceivedRecord).where(
+                ReceivedRecord.state == "active",
+                ReceivedRecord.bank.in_({b for b, _, _ in banks_values}),
+                ReceivedRecord.hash_value.in_({v for _, _, v in banks_values})))
+            wanted = set(banks_values)
+            return [_received(r) for r in rows if (r.bank, r.hash_type, r.hash_value) in wanted]
+
+    def received_count_since(self, peer_id: int, since: datetime) -> int:
+        with self.db.session() as s:
+            return int(s.scalar(select(func.count()).select_from(ReceivedRecord).where(
+                ReceivedRecord.peer_id == peer_id, ReceivedRecord.received_at >= since)) or 0)
+
+    def local_media_counts(self, hash_type: str, values: list[str]) -> dict[str, int]:
+        """How many local media scans carry each exact sha256 (popular-hash check)."""
+        from plugin.storage.models import MediaScan
+
+        if hash_type != "sha256" or not values:
+            return {}
+        with self.db.session() as s:
+            rows = s.execute(select(MediaScan.sha256, func.count()).where(
+                MediaScan.sha256.in_(values)).group_by(MediaScan.sha256))
+            return {v: int(n) for v, n in rows}
+
+    def received_apply(self, adds: dict[int, list[tuple[str, str, str | None]]], source: str,
+                       rows: list[dict[str, Any]], updates: list[dict[str, Any]]) -> int:
+        """One page's writes in one transaction: bank entries (per bank id), received rows.
+
+        Entries are added as ``BankStore.entries_add`` adds them (canonical values, tombstones
+        revived, the same ``bank_changes`` "add" rows), in multi-row statements. Returns how
+        many entries changed.
+        """
+        from plugin.hashing.types import hash_type
+        from plugin.storage.banks import value_digest
+
+        changed = 0
+        with self.db.session() as s:
+            now = utcnow()
+            for bank_id, items in adds.items():
+                wanted: dict[tuple[str, str], str | None] = {}
+                for kind_name, value, note in items:
+                    kind = hash_type(kind_name)
+                    wanted.setdefault((kind.name, kind.canonical(value)), note)
+                if not wanted:
+                    continue
+                digests = {k: value_digest(k[1]) for k in wanted}
+                added = insert_rows(s, BankEntry.__table__, [
+                    {"bank_id": bank_id, "hash_type": k[0], "value": k[1],
+                     "value_digest": digests[k], "note": note, "source": source,
+                     "created_at": now, "updated_at": now} for k, note in wanted.items()],
+                    on_conflict=("bank_id", "hash_type", "value_digest"),
+                    returning=("id", "hash_type", "value_digest"))
+                ids = [r[0] for r in added]
+                inserted = {(r[1], r[2]) for r in added}
+                # Only a key already present (live or tombstoned) can need reviving.
+                present = [k for k in wanted if (k[0], digests[k]) not in inserted]
+                ids += _revive(s, bank_id, present, now) if present else []
+                if ids:
+                    insert_rows(s, BankChange.__table__, [
+                        {"bank_id": bank_id, "entry_id": i, "op": "add", "at": now}
+                        for i in ids])
+                changed += len(ids)
+            if rows:
+                insert_rows(s, ReceivedRecord.__table__, rows)
+        self.received_update_many(updates)
+        return changed
+
+    def entries_add_bulk(self, bank_id: int, items: list[tuple[str, str, str | None]],
+                         *, source: str) -> int:
+        """Add or revive (hash_type, value, note) entries in one transaction; count changes.
+
+        The same rows and change-log entries as every bank write: ``BankStore`` does it.
+        """
+        from plugin.storage.banks import BankStore, EntryInput
+
+        return BankStore(self.db).entries_add_by_id(
+            bank_id, [EntryInput(kind, value, note, source=source) for kind, value, note in items])
+
+
+def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
+                on_conflict: tuple[str, ...] = (), returning: tuple[str, ...] = (),
+                chunk: int = 500) -> list[Any]:
+    """INSERT *rows* (same keys each) as multi-row VALUES statements, on any dialect.
+
+    What SQLAlchemy's "insertmanyvalues" does, without its per-row bookkeeping (a third of a
+    cold sync's time went there): values pass through each column type's own bind processor
+    (e.g. SQLite's datetime-to-text), so the stored bytes are the same as an ORM insert's.
+    ``ON CONFLICT (...) DO NOTHING`` and ``RETURNING`` are spelled the same by SQLite (3.35+)
+    and PostgreSQL; with *returning*, those columns of the inserted rows (tuples).
+    """
+    if not rows:
+        return []
+    conn = session.connection()
+    dialect = conn.dialect
+    quote = dialect.identifier_preparer.quote
+    columns = list(rows[0])
+    procs = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    mark = "?" if dialect.paramstyle == "qmark" else "%s"
+    group = "(" + ", ".join([mark] * len(columns)) + ")"
+    head = f"INSERT INTO {table.name} (" + ", ".join(quote(c) for c in columns) + ") VALUES "
+    tail = ""
+    if on_conflict:
+        tail += " ON CONFLICT (" + ", ".join(quote(c) for c in on_conflict) + ") DO NOTHING"
+    if returning:
+        tail += " RETURNING " + ", ".join(quote(c) for c in returning)
+    get = operator.itemgetter(*columns)
+    fix = [(i, p) for i, p in enumerate(procs) if p is not None]
+    memo: dict[int, tuple[Any, Any]] = {}  # a page's rows share their timestamps: convert once
+    out: list[Any] = []
+    for start in range(0, len(rows), chunk):
+        part = rows[start:start + chunk]
+        flat: list[Any] = []
+        for row in part:
+            values = list(get(row)) if len(columns) > 1 else [get(row)]
+            for i, process in fix:
+                value = values[i]
+                seen = memo.get(i)
+                if seen is not None and seen[0] is value:
+                    values[i] = seen[1]
+                else:
+                    values[i] = process(value)
+                    memo[i] = (value, values[i])
+            flat.extend(values)
+        result = conn.exec_driver_sql(head + ", ".join([group] * len(part)) + tail,
+                                      tuple(flat))
+        if returning:
+            out.extend(tuple(r) for r in result)
+    return out
+
+
+def _revive(s: Session, bank_id: int, keys: list[tuple[str, str]], now: datetime) -> list[int]:
+    """Clear the tombstones among these (hash_type, value) keys; their entry ids.
+
+    Looked up by key on the unique index (one probe each); asking first whether the bank has
+    any tombstone at all reads the whole bank, which per page of a cold sync is quadratic.
+    """
+    from plugin.storage.banks import value_digest
+
+    t = BankEntry.__table__
+    by_type: dict[str, list[str]] = {}
+    for kind, value in keys:
+        by_type.setdefault(kind, []).append(value_digest(value))
+    ids: list[int] = []
+    for kind, digests in by_type.items():
+        for start in range(0, len(digests), 1000):
+            ids.extend(s.scalars(select(t.c.id).where(
+                t.c.bank_id == bank_id, t.c.hash_type == kind,
+                t.c.value_digest.in_(digests[start:start + 1000]),
+                t.c.removed_at.is_not(None))))
+    if ids:
+        s.execute(update(t).where(t.c.id.in_(ids)).values(
+            removed_at=None, removed_by=None, removed_reason=None, updated_at=now))
+    return ids
+
+
+_RECEIVED_COLUMNS = ("id", "peer_id", "record_id", "type", "hash_type", "hash_value", "category",
+                     "bank", "state", "expires_at")
+
+
+def _received(r: ReceivedRecord) -> dict[str, Any]:
+    return {"id": r.id, "peer_id": r.peer_id, "record_id": r.record_id, "type": r.type,
+            "hash_type": r.hash_type, "hash_value": r.hash_value, "category": r.category,
+            "bank": r.bank, "state": r.state, "expires_at": r.expires_at}
