@@ -15,6 +15,7 @@ from pathlib import Path
 import onnxruntime as ort
 
 from plugin.classifiers.errors import ModelError
+from workers.classifiers.graph import optimised_model
 from workers.classifiers.providers import CPU
 
 log = logging.getLogger(__name__)
@@ -44,7 +45,9 @@ def _create_session(
     if threads:
         opts.intra_op_num_threads = threads
         opts.inter_op_num_threads = 1
-    return ort.InferenceSession(path, sess_options=opts, providers=list(providers))
+    model = optimised_model(path)  # exact rewrites, in memory; None: the file as it is
+    source = path if model is None else model
+    return ort.InferenceSession(source, sess_options=opts, providers=list(providers))
 
 
 def get_session(
