@@ -5,6 +5,7 @@
     consentry gate                    the media gate nginx asks (part of `up`)
     consentry migrate                 bring the database schema up to date
     consentry schedule                enqueue periodic jobs (part of `up`)
+    consentry watch                   follow the instance's deletions (part of `up`)
     consentry scan PATH... [--json]   hash (and classify, match) local files
     consentry bank import FILE --bank NAME --category C
     consentry bank export --bank NAME
@@ -45,6 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("web", help="run the web service (gunicorn)").set_defaults(func=cmd_web)
     sub.add_parser("gate", help="run the media gate for nginx auth_request (docs/nginx.md)") \
         .set_defaults(func=cmd_gate)
+    sub.add_parser("watch", help="follow the instance's stream for deleted posts (part of up)") \
+        .set_defaults(func=cmd_watch)
     worker = sub.add_parser("worker", help="run a worker")
     worker.add_argument("queues", nargs="*", help="queues to serve (default: all)")
     worker.add_argument("--burst", action="store_true", help="exit when the queues are empty")
@@ -125,6 +128,19 @@ def cmd_schedule(args: argparse.Namespace, settings: Settings) -> int:
     from plugin.scheduler import run_schedule
 
     run_schedule(_services(settings))
+    return 0
+
+
+def cmd_watch(args: argparse.Namespace, settings: Settings) -> int:
+    import signal
+    import threading
+
+    from plugin.consent.deletions import watch_deletions
+
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    watch_deletions(_services(settings), stop)
     return 0
 
 

@@ -116,6 +116,8 @@ def up(settings: Settings) -> int:
             commands[f"worker-{i + 1}"] = worker_command()
         if settings.gate_bind:
             commands["gate"] = [sys.executable, "-m", "plugin.cli", "gate"]
+        if settings.instance_url and settings.instance_token:
+            commands["watch"] = [sys.executable, "-m", "plugin.cli", "watch"]
         if periodic_jobs(settings):
             commands["schedule"] = [sys.executable, "-m", "plugin.cli", "schedule"]
         print(banner(settings, created), flush=True)

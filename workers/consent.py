@@ -4,7 +4,8 @@
 * ``backfill_job`` (``default``) — protect a person's existing pictures (resumable);
 * ``notify_owner_job`` (``act``) — tell an owner that an AI edit of their picture was caught;
 * ``notify_local_job`` (``act``) — the home side of a notification a peer forwarded;
-* ``publish_consent_job`` / ``apply_received_job`` (``sync``) — our records out, peers' in.
+* ``publish_consent_job`` / ``apply_received_job`` (``sync``) — our records out, peers' in;
+* ``post_deleted_job`` (``default``) — a post the stream says is gone leaves protection.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from plugin.consent.choices import publish_now
+from plugin.consent.deletions import post_deleted
 from plugin.consent.notify import direct_message, message, notify_owner
 from plugin.consent.reconcile import reconcile_deleted
 from plugin.consent.registration import backfill, register_media, should_protect
@@ -66,3 +68,7 @@ def reconcile_deleted_job() -> dict[str, Any]:
 
 def apply_received_job() -> dict[str, int]:
     return apply_received(federation(context.services()))
+
+
+def post_deleted_job(status_id: str) -> dict[str, Any]:
+    return post_deleted(context.services(), status_id)

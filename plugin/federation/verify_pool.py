@@ -18,6 +18,7 @@ import json
 import multiprocessing
 import os
 import time
+from collections.abc import Callable
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any
 
@@ -45,10 +46,15 @@ def _verify_chunk(args: tuple[list[Any], list[dict[str, Any]], float]) -> list[s
             cache[key_id] = find_key(keys, key_id, http=False)
         return cache[key_id]
 
+    return _codes(records, lambda record: verify_record(record, resolve, clock=lambda: now))
+
+
+def _codes(records: list[Any], check: Callable[[Any], None]) -> list[str | None]:
+    """``check`` each record: ``None`` when it passes, else its refusal code."""
     out: list[str | None] = []
     for record in records:
         try:
-            verify_record(record, resolve, clock=lambda: now)
+            check(record)
             out.append(None)
         except FederationError as exc:
             out.append(exc.code)
@@ -97,17 +103,8 @@ def submit_page_checks(body: bytes, key_ids: set[str], *, workers: int = 0
 def check_many(records: list[Any], key_ids: set[str], *,
                now: float | None = None) -> list[str | None]:
     """``check_record`` (every rule but the signature) for each record."""
-    now = time.time() if now is None else now
-    out: list[str | None] = []
-    for record in records:
-        try:
-            check_record(record, key_ids, clock=lambda: now)
-            out.append(None)
-        except FederationError as exc:
-            out.append(exc.code)
-        except Exception:  # a hostile record must not stop the page
-            out.append("invalid_record")
-    return out
+    at = time.time() if now is None else now
+    return _codes(records, lambda record: check_record(record, key_ids, clock=lambda: at))
 
 
 def _get_pool(workers: int) -> ProcessPoolExecutor:
