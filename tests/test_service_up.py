@@ -132,3 +132,5 @@ def test_up_scans_a_webhook_and_reports_a_banked_picture(service, tmp_path):
     gate = requests.get(f"{service['gate']}/gate", timeout=5, headers={
         "X-Original-URI": "/system/media_attachments/files/000/000/001/original/a.jpg"})
     assert gate.status_code == 200 and "Media gate" in banner
+    # Every child (web, workers, gate, deletion watcher, scheduler) kept running.
+    assert "exited with" not in service["log"].read_text()
