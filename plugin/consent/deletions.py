@@ -12,7 +12,9 @@ down — the periodic reconciliation (``plugin.consent.reconcile``) still finds;
 and direct posts are the person's to withdraw on the consent page.
 
 ``consentry watch`` runs the watcher; ``consentry up`` starts it when the instance is
-configured. Mastodon.py reconnects on its own (every 5 s) when the stream drops.
+configured. Mastodon.py keeps (re)connecting on its own, every 5 s, whether the stream drops
+or the instance was down at start, so the watcher does not exit in a loop under the
+supervisor.
 """
 
 from __future__ import annotations

@@ -89,3 +89,20 @@ def test_a_deleted_post_leaves_protection(stream_setup):
     assert gone["removed_reason"] == "post deleted"
     [record] = svc.audit.audit_list(action="consent.post_deleted")
     assert record["subject"] == OWNER and record["detail"]["withdrawn"] == 1
+
+
+def test_an_unreachable_instance_is_retried_not_fatal(services):
+    """Under ``consentry up`` an exit would be restarted every second: back off instead."""
+    from tests.support.loopback import free_port
+
+    svc = Services.from_settings(dataclasses.replace(
+        services.settings, instance_url=f"http://127.0.0.1:{free_port()}",
+        instance_token=MODERATOR_TOKEN))
+    stop = threading.Event()
+    watcher = threading.Thread(target=watch_deletions, args=(svc, stop), daemon=True)
+    watcher.start()
+    time.sleep(1.0)
+    assert watcher.is_alive()  # retrying (ours or Mastodon.py's reconnect), not exited
+    stop.set()
+    watcher.join(10)
+    assert not watcher.is_alive()
