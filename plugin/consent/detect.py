@@ -22,8 +22,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from plugin.consent.decision import Verdict, ai_signals, decide, gravest
-from plugin.consent.stage import ACTED, consent_of
+from plugin.consent.decision import Verdict, ai_signals
+from plugin.consent.stage import ACTED, derivative_match, judge
 from plugin.errors import ConfigError
 from plugin.federation.wellknown import instance_domain
 from plugin.queueing import enqueue_unique
@@ -43,11 +43,7 @@ def _verdict(services: Services, scan: dict[str, Any], matches: list[dict[str, A
     labels = scan.get("labels") or []
     reasons = ai_signals(provenance=None, poster_acct=None, ai_accounts=(), labels=labels,
                          ai_labels=services.settings.consent_ai_labels.split(","))
-    pairs = [(decide(owner=m["owner"], poster=None, consent=consent_of(services, m["owner"]),
-                     ai_reasons=reasons, labels=labels), m) for m in matches]
-    verdict = gravest(v for v, _ in pairs)
-    assert verdict is not None
-    return verdict, next(m for v, m in pairs if v is verdict)
+    return judge(services, matches, poster=None, reasons=reasons, labels=labels)
 
 
 def enforce_detect(services: Services, scan: dict[str, Any]) -> Verdict | None:
@@ -75,12 +71,7 @@ def enforce_detect(services: Services, scan: dict[str, Any]) -> Verdict | None:
 
 def _open_review_item(services: Services, scan: dict[str, Any], verdict: Verdict,
                       best: dict[str, Any]) -> int:
-    match = {"bank": "protected", "category": verdict.category, "type": "derivative",
-             "value": best["sha256"], "distance": 0, "entry_id": None,
-             "protected_id": best["id"], "owner": best["owner"], "score": best["score"],
-             "evidence": best["evidence"], "consent": verdict.consent,
-             "reasons": list(verdict.reasons)}
-    findings = [{"media_id": None, "match": match, "via": SOURCE}]
+    findings = [{"media_id": None, "match": derivative_match(verdict, best), "via": SOURCE}]
     store = ReviewStore(services.db)
     key = f"{SOURCE}:{scan['sha256']}"
     item_id, created = store.item_open(

@@ -53,6 +53,25 @@ def consent_of(services: Services, owner: str) -> str:
     return remote["ai_edit"] if remote and remote["state"] == "active" else "unknown"
 
 
+def judge(services: Services, matches: list[dict[str, Any]], *, poster: str | None,
+          reasons: list[str], labels: list[dict[str, Any]]) -> tuple[Verdict, dict[str, Any]]:
+    """The gravest verdict over a picture's derivative matches, and the match it is for."""
+    pairs = [(decide(owner=m["owner"], poster=poster, consent=consent_of(services, m["owner"]),
+                     ai_reasons=reasons, labels=labels), m) for m in matches]
+    verdict = gravest(v for v, _ in pairs)
+    assert verdict is not None
+    return verdict, next(m for v, m in pairs if v is verdict)
+
+
+def derivative_match(verdict: Verdict, best: dict[str, Any]) -> dict[str, Any]:
+    """An acted-on derivative as a bank-style match (so the policy's category rule acts)."""
+    return {"bank": "protected", "category": verdict.category, "type": "derivative",
+            "value": best["sha256"], "distance": 0, "entry_id": None,
+            "protected_id": best["id"], "owner": best["owner"], "score": best["score"],
+            "evidence": best["evidence"], "consent": verdict.consent,
+            "reasons": list(verdict.reasons)}
+
+
 class DerivativeStage:
     def __init__(self, services: Services, matcher: ProtectedMatcher | None = None) -> None:
         self.services = services
@@ -113,11 +132,7 @@ class DerivativeStage:
             if verdict.category not in ACTED:
                 out.append(scan)
                 continue
-            match = {"bank": "protected", "category": verdict.category, "type": "derivative",
-                     "value": best["sha256"], "distance": 0, "entry_id": None,
-                     "protected_id": best["id"], "owner": best["owner"],
-                     "score": best["score"], "evidence": best["evidence"],
-                     "consent": verdict.consent, "reasons": list(verdict.reasons)}
+            match = derivative_match(verdict, best)
             out.append({**scan, "matches": [*(scan.get("matches") or []), match]})
             finding = {"media_id": scan["media_id"], "match": match}
             extra.append(PlannedAction(
@@ -143,12 +158,8 @@ class DerivativeStage:
                              labels=labels, ai_labels=settings.consent_ai_labels.split(","),
                              application=status.application,
                              ai_apps=settings.consent_ai_apps.split(","))
-        pairs = [(decide(owner=m["owner"], poster=poster, consent=consent_of(
-            self.services, m["owner"]), ai_reasons=reasons, labels=labels), m)
-            for m in derivatives["matches"]]
-        verdict = gravest(v for v, _ in pairs)
-        assert verdict is not None
-        return verdict, next(m for v, m in pairs if v is verdict)
+        return judge(self.services, derivatives["matches"], poster=poster, reasons=reasons,
+                     labels=labels)
 
     def _notify(self, status: StatusRef, scan: dict[str, Any], verdict: Verdict,
                 match: dict[str, Any]) -> None:
