@@ -82,7 +82,7 @@ class _Page:
         self.rows: list[dict[str, Any]] = []
         self.updates: list[dict[str, Any]] = []
         self.adds: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
-        self.bank_ids: dict[str, int] = {}
+        self.bank_ids: dict[str, int] = writer.bank_ids if writer is not None else {}
         self.counts: dict[str, int] = defaultdict(int)
         self.now = datetime.now(UTC)
         self.checked: dict[str, bool] = {}
@@ -129,19 +129,18 @@ class _Page:
         self.take()()
 
     def take(self, superseded: list[str] | None = None,
-             after: Callable[[], Any] | None = None) -> Callable[[], None]:
-        """The pending writes as one task (then supersede, then *after*); start afresh."""
+             cursor: tuple[str, bool] | None = None) -> Callable[[], None]:
+        """The pending writes, supersessions and *cursor* as one transaction; start afresh."""
         fed, peer_id, source = self.fed, self.peer["id"], f"peer:{self.peer['domain']}"
         adds = {self.bank_ids[name]: items for name, items in self.adds.items()}
         rows, updates, stale = self.rows, self.updates, list(superseded or [])
+        checkpoint = (peer_id, *cursor) if cursor is not None else None
         self.adds = defaultdict(list)
         self.rows, self.updates = [], []
 
         def task() -> None:
-            fed.received.received_apply(adds, source, rows, updates)
-            fed.received.received_supersede(peer_id, stale)
-            if after is not None:
-                after()
+            fed.received.received_apply(adds, source, rows, updates,
+                                        superseded=(peer_id, stale), cursor=checkpoint)
         return task
 
 
@@ -163,14 +162,15 @@ def apply_page(fed: Federation, peer: dict[str, Any], records: list[Any],
                checked: list[bool] | None = None,
                existing: dict[str, int] | None = None,
                writer: PageWriter | None = None,
-               after: Callable[[], Any] | None = None) -> dict[str, int]:
+               cursor: tuple[str, bool] | None = None) -> dict[str, int]:
     """Apply *records* (with their verification *verdicts*) in order; return counts.
 
     *checked* says, per record, whether its proof was verified cryptographically (False:
     only structurally, the background pass of ``plugin.federation.proofs`` verifies it);
     *existing* maps record ids to stored rows when re-applying held records (a release).
-    With a *writer*, the page's final write (and then *after*, e.g. the cursor checkpoint)
-    runs on its thread while the caller goes on; without, before this returns.
+    *cursor* (next cursor, backfilled) is persisted in the page's final write, in the same
+    transaction. With a *writer*, that write runs on its thread while the caller goes on;
+    without, before this returns.
     """
     page = _Page(fed, peer, existing, writer)
     if checked is not None:
@@ -240,7 +240,7 @@ def apply_page(fed: Federation, peer: dict[str, Any], records: list[Any],
             page.adds[name].append((record["hash_type"], record["hash_value"],
                                     f"{peer['domain']} record {record['id']}"))
             page.row(record, "active", bank=name, category=wire)
-    task = page.take(superseded, after)
+    task = page.take(superseded, cursor)
     if writer is None:
         task()
     else:

@@ -8,8 +8,8 @@ N+1 is decided overlaps the two.
 What keeps it correct:
 
 * writes run in page order, one at a time; submitting page N+1's write first waits for page
-  N's, so at most one page is in flight, and a page's cursor checkpoint is part of its write
-  (a crash still repeats at most one page);
+  N's, so at most one page is in flight, and a page's cursor checkpoint is committed in the
+  same transaction as its write (a crash repeats at most part of one page);
 * deciding page N+1 reads the database while page N's write may be in flight: the supersede
   lookup adds ``carry`` (the hash keys of the in-flight page, kept in memory), and the
   duplicate lookup needs nothing (feed ids grow: page N+1's ids are all above page N's);
@@ -32,6 +32,8 @@ class PageWriter:
         self._pending: Future[Any] | None = None
         #: (hash_type, hash_value, category) -> record ids of the page last submitted
         self.carry: dict[tuple[str, str, str], list[str]] = {}
+        #: bank name -> id, resolved once per run instead of once per page
+        self.bank_ids: dict[str, int] = {}
 
     def submit(self, task: Callable[[], Any]) -> None:
         """Run *task* after the write in flight (whose error, if any, is raised here)."""

@@ -1,9 +1,10 @@
 """Pulling a peer's change feed (§6): pages in order, verify, apply, then move the cursor.
 
 ``sync_peer`` is what the ``sync`` queue runs per peer. Its contract follows pytx's
-``fetch_iter``: pages arrive in id order; each page is applied *before* its cursor is
-persisted, so a crash or restart repeats at most one page (re-applying is idempotent: a
-record id already received is skipped). The next page is fetched on a helper thread while
+``fetch_iter``: pages arrive in id order; a page's cursor is persisted in the same
+transaction as the page's (final) write, so a crash or restart repeats at most the part of
+one page written before it (re-applying is idempotent: a record id already received is
+skipped). The next page is fetched on a helper thread while
 the current one is applied, and a backfill page's structural checks run on the process pool
 meanwhile, so network, checks and database writes overlap during a backfill.
 
@@ -28,7 +29,6 @@ until an admin releases it.
 
 from __future__ import annotations
 
-import functools
 import logging
 import time
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -181,11 +181,9 @@ def sync_peer(fed: Federation, peer_id: int, *, max_pages: int | None = None,
                     raise InvalidRequest(f"malformed feed page: {structural}")
                 verdicts, checked = _verdicts(fed, peer, page.records, structural)
                 summary["unchecked"] += checked.count(False)
-                checkpoint = functools.partial(fed.peers.peer_checkpoint_set, peer_id,
-                                               page.next, backfilled=not page.has_more)
                 for key, n in apply_page(fed, peer, page.records, verdicts,
-                                         quarantine=quarantine, checked=checked,
-                                         writer=writer, after=checkpoint).items():
+                                         quarantine=quarantine, checked=checked, writer=writer,
+                                         cursor=(page.next, not page.has_more)).items():
                     counts[key] = counts.get(key, 0) + n
                 summary["pages"] += 1
                 summary["records"] += len(page.records)

@@ -17,6 +17,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from plugin.errors import ServiceUnavailable
+from plugin.storage.checkpoints import BULK_AUTOCHECKPOINT, DEFAULT_AUTOCHECKPOINT, Checkpointer
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -34,8 +35,11 @@ class Database:
         else:
             kwargs.update(pool_pre_ping=True, pool_size=5, max_overflow=5)
         self.engine: Engine = create_engine(url, **kwargs)
+        self._checkpointer: Checkpointer | None = None
         if self.is_sqlite:
             event.listen(self.engine, "connect", _sqlite_pragmas)
+            if make_url(url).database not in (None, "", ":memory:"):
+                self._checkpointer = Checkpointer(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager
@@ -45,7 +49,33 @@ class Database:
         A database that is locked or unreachable surfaces as ``ServiceUnavailable`` so webhooks
         answer 503 (Mastodon retries) and jobs are retried rather than recorded as failures.
         """
-        session = self._sessions()
+        with self._unit_of_work(self._sessions()) as session:
+            yield session
+
+    @contextmanager
+    def bulk_session(self) -> Iterator[Session]:
+        """``session()`` for writes of thousands of rows (a page of a federation sync).
+
+        On a SQLite file its commit leaves the WAL checkpoint to a background thread
+        (``plugin.storage.checkpoints``); elsewhere it is ``session()``.
+        """
+        if self._checkpointer is None:
+            with self.session() as session:
+                yield session
+            return
+        with self.engine.connect() as conn:
+            conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={BULK_AUTOCHECKPOINT}")
+            conn.commit()  # end the autobegun no-op, so the session commits for real
+            try:
+                with self._unit_of_work(self._sessions(bind=conn)) as session:
+                    yield session
+            finally:
+                conn.exec_driver_sql(f"PRAGMA wal_autocheckpoint={DEFAULT_AUTOCHECKPOINT}")
+                conn.commit()
+        self._checkpointer.nudge()
+
+    @contextmanager
+    def _unit_of_work(self, session: Session) -> Iterator[Session]:
         try:
             yield session
             session.commit()

@@ -150,10 +150,7 @@ class PeerStore:
 
     def peer_checkpoint_set(self, peer_id: int, cursor: str, *, backfilled: bool) -> None:
         with self.db.session() as s:
-            row = self._one(s, peer_id)
-            row.cursor = cursor
-            if backfilled and row.backfilled_at is None:
-                row.backfilled_at = utcnow()
+            checkpoint_set(s, peer_id, cursor, backfilled)
 
     def peer_sync_result(self, peer_id: int, *, error: str | None,
                          retry_at: datetime | None = None) -> None:
@@ -296,3 +293,12 @@ class ChangeLogStore:
         with self.db.session() as s:
             return int(s.scalar(select(func.count()).select_from(ChangeLogRecord)) or 0)
 
+
+def checkpoint_set(s: Session, peer_id: int, cursor: str, backfilled: bool) -> None:
+    """Persist *peer_id*'s feed cursor in session *s* (a sync writes it with each page)."""
+    t = Peer.__table__
+    if not s.execute(update(t).where(t.c.id == peer_id).values(cursor=cursor)).rowcount:
+        raise NotFound(f"no peer {peer_id}")
+    if backfilled:
+        s.execute(update(t).where(t.c.id == peer_id, t.c.backfilled_at.is_(None))
+                  .values(backfilled_at=utcnow()))

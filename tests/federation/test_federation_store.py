@@ -6,6 +6,9 @@ import json
 import threading
 from pathlib import Path
 
+import pytest
+
+from plugin.errors import NotFound
 from plugin.federation.changelog import changes_page, publish_bank_changes
 from plugin.federation.context import federation
 from plugin.federation.records import verify_record
@@ -125,3 +128,56 @@ def test_page_writes_and_proof_bookkeeping(tmp_path, redis_url, any_db_url) -> N
                                         "new_bank": None, "new_category": "spam"}])
     (again,) = fed.received.received_in_state(peer["id"], "filtered")
     assert (again["bank"], again["category"]) == (None, "spam")
+
+
+def test_a_page_two_banks_supersessions_and_cursor_commit_together(tmp_path, redis_url,
+                                                                   any_db_url) -> None:
+    """One page's final write: entries of two banks (each change logged once, against its
+    own bank), a supersession and the feed cursor, in one transaction on either database."""
+    from datetime import UTC, datetime
+
+    svc = _services(tmp_path, redis_url, any_db_url)
+    fed = federation(svc)
+    peer = fed.peers.peer_upsert("b.test", "https://b.test", [], ["consentry/1"])
+    ncii = svc.banks.bank_create("peer:b.test:ncii", "ncii", visibility="private")
+    spam = svc.banks.bank_create("peer:b.test:spam", "spam", visibility="private")
+    gone = f"{9:064x}"
+    svc.banks.entries_add("peer:b.test:spam", [EntryInput("pdq", gone)])
+    svc.banks.entry_remove("peer:b.test:spam", "pdq", gone, by="t", reason="tombstone")
+    now = datetime.now(UTC)
+    old = {"peer_id": peer["id"], "record_id": "rec-0", "type": "hash", "hash_type": "pdq",
+           "hash_value": gone, "category": "spam", "bank": "peer:b.test:spam",
+           "state": "active", "expires_at": None, "received_at": now,
+           "proof_checked_at": now, "record": "{}"}
+    fed.received.received_apply({}, "peer:b.test", [old], [])
+    seq = svc.banks.last_change()
+
+    values = [f"{i:064x}" for i in range(1, 5)]
+    changed = fed.received.received_apply(
+        {ncii["id"]: [("pdq", v, None) for v in values[:3]],
+         spam["id"]: [("pdq", values[3], None), ("pdq", gone, None)]},
+        "peer:b.test", [{**old, "record_id": "rec-1"}], [],
+        superseded=(peer["id"], ["rec-0"]), cursor=(peer["id"], "rec-1", True))
+    assert changed == 5  # four new entries and one revived tombstone
+    logged = svc.banks.changes_since(seq)
+    assert [op for _, op, _ in logged] == ["add"] * 5
+    by_bank = {"ncii": set(values[:3]), "spam": {values[3], gone}}
+    for name, expected in by_bank.items():
+        ids = {svc.banks.entry_get(f"peer:b.test:{name}", "pdq", v)["id"] for v in expected}
+        assert ids <= {entry for _, _, entry in logged}
+    assert len({entry for _, _, entry in logged}) == 5
+    assert fed.received.received_active_keys(peer["id"], [("pdq", gone)]) == [
+        ("pdq", gone, "spam", "rec-1")]  # rec-0 superseded in the same write
+    stored = fed.peers.peer_get(peer["id"])
+    assert stored["cursor"] == "rec-1" and stored["backfilled_at"] is not None
+
+    # a failing page leaves neither its rows nor its cursor behind
+    with pytest.raises(Exception):  # noqa: B017 - the driver's own IntegrityError
+        fed.received.received_apply(
+            {ncii["id"]: [("pdq", f"{7:064x}", None)]}, "peer:b.test",
+            [{**old, "record_id": "rec-1"}], [],  # rec-1 again: unique (peer, record id)
+            cursor=(peer["id"], "rec-2", True))
+    assert fed.peers.peer_get(peer["id"])["cursor"] == "rec-1"
+    with pytest.raises(NotFound):
+        svc.banks.entry_get("peer:b.test:ncii", "pdq", f"{7:064x}")
+    svc.db.dispose()
