@@ -43,6 +43,13 @@ class BankMatcher:
         self._video = VideoMatcher(query_match_pct=self.vpdq_query_pct,
                                    index_match_pct=self.vpdq_index_pct)
 
+    def warm(self) -> None:
+        """Load every bank now (a worker starting), without starting the refresh interval:
+        the first job still replays whatever was committed while the worker was starting,
+        such as an import that finished a moment after this load."""
+        self.refresh(force=True)
+        self._checked_at = 0.0
+
     def refresh(self, force: bool = False) -> None:
         now = time.monotonic()
         if not force and self._seq >= 0 and now - self._checked_at < self.refresh_interval_s:

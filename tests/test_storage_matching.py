@@ -85,6 +85,19 @@ def test_matcher_follows_the_change_log_without_rebuild(db):
     assert [m["type"] for m in matcher.match(hashes)] == ["sha256"]
 
 
+def test_a_warmed_matcher_still_sees_what_was_added_while_its_worker_started(db):
+    banks = BankStore(db)
+    banks.bank_create("ncii", "ncii")
+    matcher = BankMatcher(banks, refresh_interval_s=60)
+    hashes = hashes_of(Image.open(corpus_photo(14)).convert("RGB"))
+    other = hashes_of(Image.open(corpus_photo(40)).convert("RGB"))
+    matcher.warm()  # the worker's start-up load
+    banks.entries_add("ncii", [EntryInput("pdq", hashes.pdq)])  # an import a moment later
+    assert [m["bank"] for m in matcher.match(hashes)] == ["ncii"]  # the first job sees it
+    banks.entries_add("ncii", [EntryInput("sha256", other.sha256)])
+    assert matcher.match(other) == []  # from then on the interval applies
+
+
 def test_low_quality_pictures_do_not_match_by_pdq(db):
     banks = BankStore(db)
     banks.bank_create("b", "other")

@@ -26,7 +26,7 @@ def run_worker(queue_names: list[str] | None = None, *, burst: bool = False) -> 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s worker %(message)s")
     svc = context.services()
     if "scan" in names:
-        context.scan_context().matcher.refresh(force=True)
+        context.scan_context().matcher.warm()
     queues = [queue(n, svc.redis) for n in names]
     requeue_abandoned(queues)  # a worker that died mid-job: its jobs run again now
     worker = SimpleWorker(queues, connection=svc.redis, serializer=JSONSerializer)
