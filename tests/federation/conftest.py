@@ -1,13 +1,16 @@
-"""Shared fixtures: deterministic keys, a fixed clock, and record factories."""
+"""Shared fixtures: deterministic keys, a fixed clock, record factories, three instances."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
 from plugin.federation.identity import derive_key_id, key_url
+from tests.federation.instances import Instance
 
 NOW = 1_750_000_000.0  # 2025-06-15T15:06:40Z
 DOMAIN = "a.example"
@@ -73,3 +76,12 @@ def consent_record(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def fixed_clock():
     return clock
+
+
+@pytest.fixture
+def trio(tmp_path: Path, redis_url: str) -> Iterator[tuple[Instance, Instance, Instance]]:
+    """Three real instances (own database, Redis db and key), stopped afterwards."""
+    a, b, c = (Instance(n, tmp_path, redis_url, i + 1) for i, n in enumerate("abc"))
+    yield a, b, c
+    for inst in (a, b, c):
+        inst.stop()

@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
-import pytest
 import requests
 
 from plugin.federation.changelog import publish_bank_changes
@@ -23,14 +20,6 @@ from plugin.federation.sync import sync_all, sync_peer
 from plugin.storage.banks import EntryInput
 from plugin.storage.federation_models import ChangeLogRecord
 from tests.federation.instances import Instance, pair
-
-
-@pytest.fixture
-def trio(tmp_path: Path, redis_url: str) -> Iterator[tuple[Instance, Instance, Instance]]:
-    a, b, c = (Instance(n, tmp_path, redis_url, i + 1) for i, n in enumerate("abc"))
-    yield a, b, c
-    for inst in (a, b, c):
-        inst.stop()
 
 
 def share(inst: Instance, values: list[str], *, bank: str = "shared-ncii",

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import json
 import socket
-from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -33,14 +31,6 @@ from tests.federation.test_federation_e2e import (
 )
 
 
-@pytest.fixture
-def duo(tmp_path: Path, redis_url: str) -> Iterator[tuple[Instance, Instance, Instance]]:
-    a, b, c = (Instance(n, tmp_path, redis_url, i + 1) for i, n in enumerate("abc"))
-    yield a, b, c
-    for inst in (a, b, c):
-        inst.stop()
-
-
 def _rows(inst: Instance) -> dict[str, ReceivedRecord]:
     with inst.services.db.session() as s:
         rows = list(s.scalars(select(ReceivedRecord)))
@@ -49,8 +39,8 @@ def _rows(inst: Instance) -> dict[str, ReceivedRecord]:
 
 
 # -- deferred proofs --------------------------------------------------------------------
-def test_backfill_defers_proofs_and_the_background_pass_refuses_a_bad_one(duo) -> None:
-    a, b, c = duo
+def test_backfill_defers_proofs_and_the_background_pass_refuses_a_bad_one(trio) -> None:
+    a, b, c = trio
     b.configure(federation_verify_workers=2)  # the real process pool checks the pages
     pair(a, b)
     good = hexes(1, DEFER_MIN + 20)
@@ -93,8 +83,8 @@ def test_backfill_defers_proofs_and_the_background_pass_refuses_a_bad_one(duo) -
     assert verify_pending(b.fed)["verified"] == 0  # nothing left: each proof checked once
 
 
-def test_small_pages_are_verified_in_full_on_receipt(duo) -> None:
-    a, b, _ = duo
+def test_small_pages_are_verified_in_full_on_receipt(trio) -> None:
+    a, b, _ = trio
     pair(a, b)
     share(a, hexes(1, 3))
     ident = a.fed.identity
@@ -124,8 +114,8 @@ def _local_scans(inst: Instance, sha256: str, n: int) -> None:
                             sha256=sha256))
 
 
-def test_release_replays_held_records_in_feed_order_through_the_rules(duo) -> None:
-    a, b, _ = duo
+def test_release_replays_held_records_in_feed_order_through_the_rules(trio) -> None:
+    a, b, _ = trio
     pair(a, b)
     share(a, hexes(1, 2))
     sync_peer(b.fed, b.peer_id(a))  # backfill done: from now on floods are counted
@@ -185,8 +175,8 @@ def hostile_dns(monkeypatch: pytest.MonkeyPatch):
     return answers, asked
 
 
-def test_rebinding_to_loopback_is_refused_at_connect_time(duo, hostile_dns) -> None:
-    _, b, _ = duo
+def test_rebinding_to_loopback_is_refused_at_connect_time(trio, hostile_dns) -> None:
+    _, b, _ = trio
     answers, asked = hostile_dns
     b.configure(allow_insecure_peers=False)
     listener = socket.socket()  # what the rebinding aims at: a service on our loopback
@@ -207,8 +197,8 @@ def test_rebinding_to_loopback_is_refused_at_connect_time(duo, hostile_dns) -> N
         listener.close()
 
 
-def test_pinned_connection_dials_the_checked_address(duo, hostile_dns) -> None:
-    a, b, _ = duo
+def test_pinned_connection_dials_the_checked_address(trio, hostile_dns) -> None:
+    a, b, _ = trio
     answers, asked = hostile_dns
     # Test mode allows loopback peers; the name is resolved once per connection and the
     # connection goes to that address (our real instance A), not to a second lookup's.
@@ -233,11 +223,11 @@ def test_pinned_connection_dials_the_checked_address(duo, hostile_dns) -> None:
         PeerClient(b.fed).http.get(f"https://peer.example:{a.port}/", timeout=5)
 
 
-def test_a_backfill_page_with_a_duplicate_member_is_refused_whole(duo) -> None:
+def test_a_backfill_page_with_a_duplicate_member_is_refused_whole(trio) -> None:
     """The pooled path parses fast in process and strictly on the pool: both must agree."""
     from plugin.storage.federation_models import ChangeLogRecord
 
-    a, b, _ = duo
+    a, b, _ = trio
     b.configure(federation_verify_workers=2)
     pair(a, b)
     share(a, hexes(1, DEFER_MIN))

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
-
-import pytest
 
 from plugin.federation.changelog import changes_page, publish_bank_changes
 from plugin.federation.sync import sync_peer
@@ -19,14 +15,6 @@ from tests.federation.test_federation_e2e import hexes, received_values, share
 from workers.sync import nudge_peers, run_peer_sync
 
 VALUE = hexes(7, 1)[0]
-
-
-@pytest.fixture
-def trio(tmp_path: Path, redis_url: str) -> Iterator[tuple[Instance, Instance, Instance]]:
-    a, b, c = (Instance(n, tmp_path, redis_url, i + 1) for i, n in enumerate("abc"))
-    yield a, b, c
-    for inst in (a, b, c):
-        inst.stop()
 
 
 def _matches(inst: Instance) -> list[dict]:
