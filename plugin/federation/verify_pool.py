@@ -120,28 +120,25 @@ def _get_pool(workers: int) -> ProcessPoolExecutor:
 def verify_many(records: list[Any], keys: list[dict[str, Any]], *,
                 workers: int = 0) -> list[str | None]:
     """Verify each record against *keys*; ``None`` for valid, else the refusal code."""
-    now = time.time()
-    size = workers or min(8, os.cpu_count() or 1)
-    if size <= 1 or len(records) < PARALLEL_MIN:
-        return _verify_chunk((records, keys, now))
-    step = -(-len(records) // (size * 2))
-    chunks = [(records[i:i + step], keys, now) for i in range(0, len(records), step)]
-    out: list[str | None] = []
-    for part in _get_pool(size).map(_verify_chunk, chunks):
-        out.extend(part)
-    return out
+    return _fan_out(_verify_chunk, records, keys, workers)
 
 
 def verify_texts(texts: list[str], keys: list[dict[str, Any]], *,
                  workers: int = 0) -> list[str | None]:
     """``verify_many`` for stored record texts (the background proof pass)."""
+    return _fan_out(_verify_texts, texts, keys, workers)
+
+
+def _fan_out(work: Callable[[tuple[list[Any], list[dict[str, Any]], float]], list[str | None]],
+             items: list[Any], keys: list[dict[str, Any]], workers: int) -> list[str | None]:
+    """*work* over *items* in place when few or no pool; else in chunks, two per process."""
     now = time.time()
     size = pool_size(workers)
-    if size <= 1 or len(texts) < PARALLEL_MIN:
-        return _verify_texts((texts, keys, now))
-    step = -(-len(texts) // (size * 2))
-    chunks = [(texts[i:i + step], keys, now) for i in range(0, len(texts), step)]
+    if size <= 1 or len(items) < PARALLEL_MIN:
+        return work((items, keys, now))
+    step = -(-len(items) // (size * 2))
+    chunks = [(items[i:i + step], keys, now) for i in range(0, len(items), step)]
     out: list[str | None] = []
-    for part in _get_pool(size).map(_verify_texts, chunks):
+    for part in _get_pool(size).map(work, chunks):
         out.extend(part)
     return out
