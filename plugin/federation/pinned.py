@@ -31,15 +31,9 @@ def checked_address(host: str, port: int, *, allow_loopback: bool) -> str:
     """Resolve *host* once; return an address to dial, or refuse the name (400)."""
     import ipaddress
 
-    from plugin.media.fetch import is_public_address
+    from plugin.media.fetch import is_public_address, resolve_addresses
 
-    try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
-    except socket.gaierror as exc:
-        raise PeerUnavailable(f"cannot resolve {host}: {exc}") from None
-    addresses = [info[4][0] for info in infos]
-    if not addresses:
-        raise PeerUnavailable(f"{host} has no address")
+    addresses = resolve_addresses(host, port, PeerUnavailable)
     for address in addresses:
         if is_public_address(address):
             continue

@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -97,15 +98,23 @@ def is_public_address(address: str) -> bool:
                 or ip.is_multicast or ip.is_unspecified or ip in _SHARED_NET)
 
 
-def resolve_checked(host: str, port: int, allow_private: bool) -> str:
-    """Resolve ``host`` and return one address that may be contacted, or refuse."""
+def resolve_addresses(host: str, port: int,
+                      unresolved: Callable[[str], Exception] = TransientError) -> list[str]:
+    """Every address ``host`` resolves to for a stream connection, resolved once; a name
+    with none raises ``unresolved(message)`` (retryable: DNS failures pass)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror as exc:
-        raise TransientError(f"cannot resolve {host}: {exc}") from None
+        raise unresolved(f"cannot resolve {host}: {exc}") from None
     addresses = [info[4][0] for info in infos]
     if not addresses:
-        raise TransientError(f"{host} has no address")
+        raise unresolved(f"{host} has no address")
+    return addresses
+
+
+def resolve_checked(host: str, port: int, allow_private: bool) -> str:
+    """Resolve ``host`` and return one address that may be contacted, or refuse."""
+    addresses = resolve_addresses(host, port)
     if not allow_private:
         bad = [a for a in addresses if not is_public_address(a)]
         if bad:
