@@ -88,7 +88,7 @@ class ChangeLogRecord(Base):
 class ReceivedRecord(Base):
     __tablename__ = "fed_received"
     __table_args__ = (UniqueConstraint("peer_id", "record_id"),
-                      Index("ix_fed_received_hash", "peer_id", "hash_type", "hash_value"),
+                      Index("ix_fed_received_hash_key", "peer_id", "hash_key"),
                       Index("ix_fed_received_state", "state", "expires_at"),
                       Index("ix_fed_received_peer_time", "peer_id", "received_at"),
                       Index("ix_fed_received_type", "type", "id"),
@@ -101,6 +101,9 @@ class ReceivedRecord(Base):
     type: Mapped[str] = mapped_column(String(16))
     hash_type: Mapped[str | None] = mapped_column(String(32))
     hash_value: Mapped[str | None] = mapped_column(String(128))
+    #: ``received_store.hash_key(hash_type, hash_value)``: what lookups by hash probe (a small
+    #: index entry; migration 0012 says why)
+    hash_key: Mapped[int | None] = mapped_column(BigInteger)
     category: Mapped[str | None] = mapped_column(String(64))
     bank: Mapped[str | None] = mapped_column(String(128))
     state: Mapped[str] = mapped_column(String(16), default="active")

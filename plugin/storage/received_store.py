@@ -6,8 +6,9 @@ multi-row INSERTs without SQLAlchemy's per-row bookkeeping (a third of a cold sy
 there); ``received_apply`` writes a page (bank entries, bank changes, received rows) in one
 transaction, adding entries exactly as ``BankStore.entries_add`` would (canonical values,
 tombstones revived, one ``bank_changes`` "add" per changed entry) so every ``BankMatcher``
-picks them up. Lookups go through ``ix_fed_received_hash`` by peer, hash type and value:
-given ``state = 'active'``, SQLite would read every active row instead.
+picks them up. Lookups by hash go through ``ix_fed_received_hash_key`` by peer and
+``hash_key`` (a 64-bit key of type and value, migration 0012), then compare type and value on
+the rows found; given ``state = 'active'``, SQLite would read every active row instead.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Iterator
 from datetime import datetime
+from hashlib import blake2b
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, update
@@ -25,7 +27,13 @@ from plugin.storage.federation_models import Peer, ReceivedRecord
 from plugin.storage.federation_store import checkpoint_set
 from plugin.storage.models import BankChange, BankEntry, utcnow
 
-__all__ = ["ReceivedStore", "insert_rows"]
+__all__ = ["ReceivedStore", "hash_key", "insert_rows"]
+
+
+def hash_key(hash_type: str, hash_value: str) -> int:
+    """What ``ix_fed_received_hash_key`` indexes: BLAKE2b-64 of "type:value", signed (BIGINT)."""
+    digest = blake2b(f"{hash_type}:{hash_value}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big", signed=True)
 
 
 class ReceivedStore:
@@ -53,47 +61,40 @@ class ReceivedStore:
 
     def received_active_for(self, peer_id: int, keys: list[tuple[str, str]]
                             ) -> list[dict[str, Any]]:
-        """Active hash records of *peer_id* for these (hash_type, hash_value) pairs."""
-        return [dict(zip(_RECEIVED_COLUMNS, r, strict=True))
-                for r in self._active(peer_id, keys, _RECEIVED_COLUMNS)]
+        """Active hash records of *peer_id* for these (hash_type, hash_value) pairs.
+
+        ``state``/``type`` are filtered here, not in SQL: given ``state = 'active'`` SQLite
+        picks ``ix_fed_received_state`` and reads every active row of every peer (a cold sync
+        went quadratic); by peer and hash key each key is one index probe.
+        """
+        wanted, out = set(keys), []
+        t = ReceivedRecord.__table__
+        with self.db.session() as s:
+            for part in _chunks(keys):
+                rows = s.execute(select(*[t.c[c] for c in _RECEIVED_COLUMNS]).where(
+                    t.c.peer_id == peer_id, t.c.hash_key.in_(part)))
+                out.extend(dict(r._mapping) for r in rows
+                           if r.state == "active" and r.type == "hash"
+                           and (r.hash_type, r.hash_value) in wanted)
+        return out
 
     def received_active_keys(self, peer_id: int, keys: list[tuple[str, str]]
                              ) -> list[tuple[str, str, str, str]]:
         """(hash_type, hash_value, category, record_id) of *peer_id*'s active hash records
         for these (hash_type, hash_value) pairs: the supersede lookup of every feed page."""
-        out: list[tuple[str, str, str, str]] = []
+        wanted, out = set(keys), []
         with self.db.session() as s:
             conn = s.connection()
             mark = _mark(conn.dialect)
-            for kind, part in _by_type(keys):
+            for part in _chunks(keys):
                 # Driver SQL: SQLAlchemy's expanding IN compiles 1,000 parameters per page in
                 # Python, 5% of a cold sync's interpreter time. Same index probes.
                 rows = conn.exec_driver_sql(
                     "SELECT hash_type, hash_value, category, record_id, state, type "
-                    f"FROM fed_received WHERE peer_id = {mark} AND hash_type = {mark} "
-                    f"AND hash_value IN ({', '.join([mark] * len(part))})",
-                    (peer_id, kind, *part))
+                    f"FROM fed_received WHERE peer_id = {mark} "
+                    f"AND hash_key IN ({', '.join([mark] * len(part))})", (peer_id, *part))
                 out.extend((r[0], r[1], r[2], r[3]) for r in rows
-                           if r[4] == "active" and r[5] == "hash")
-        return out
-
-    def _active(self, peer_id: int, keys: list[tuple[str, str]],
-                columns: tuple[str, ...]) -> list[Any]:
-        """Rows for (hash_type, hash_value) pairs, through ``ix_fed_received_hash`` only.
-
-        ``state``/``type`` are filtered here, not in SQL: given ``state = 'active'`` SQLite
-        picks ``ix_fed_received_state`` and reads every active row of every peer (a cold sync
-        went quadratic); by peer, hash type and value each key is one index probe.
-        """
-        wanted, out = set(keys), []
-        t = ReceivedRecord.__table__
-        with self.db.session() as s:
-            for kind, part in _by_type(keys):
-                rows = s.execute(select(*[t.c[c] for c in columns], t.c.state, t.c.type)
-                                 .where(t.c.peer_id == peer_id, t.c.hash_type == kind,
-                                        t.c.hash_value.in_(part)))
-                out.extend(r[:-2] for r in rows if r.state == "active" and r.type == "hash"
-                           and (r.hash_type, r.hash_value) in wanted)
+                           if r[4] == "active" and r[5] == "hash" and (r[0], r[1]) in wanted)
         return out
 
     def received_insert_many(self, rows: list[dict[str, Any]]) -> None:
@@ -170,16 +171,17 @@ class ReceivedStore:
         if not banks_values:
             return []
         with self.db.session() as s:
-            # Naming every peer lets the (peer_id, hash_type, hash_value) index answer: a few
-            # point lookups, where the state index alone would read every active record.
+            # Naming every peer lets the (peer_id, hash_key) index answer: a few point
+            # lookups, where the state index alone would read every active record.
             peers = list(s.scalars(select(Peer.id)))
-            rows = s.scalars(select(ReceivedRecord).where(
-                ReceivedRecord.peer_id.in_(peers),
-                ReceivedRecord.hash_type.in_({t for _, t, _ in banks_values}),
-                ReceivedRecord.hash_value.in_({v for _, _, v in banks_values})))
             wanted = set(banks_values)  # state is filtered here, or the planner takes its index
-            return [_received(r) for r in rows if r.state == "active"
-                    and (r.bank, r.hash_type, r.hash_value) in wanted]
+            out = []
+            for part in _chunks([(t, v) for _, t, v in banks_values]):
+                rows = s.scalars(select(ReceivedRecord).where(
+                    ReceivedRecord.peer_id.in_(peers), ReceivedRecord.hash_key.in_(part)))
+                out.extend(_received(r) for r in rows if r.state == "active"
+                           and (r.bank, r.hash_type, r.hash_value) in wanted)
+            return out
 
     def received_count_since(self, peer_id: int, since: datetime) -> int:
         with self.db.session() as s:
@@ -223,10 +225,12 @@ class ReceivedStore:
                 if not wanted:
                     continue
                 digests = {k: value_digest(k[1]) for k in wanted}
-                entries = [
+                # In index order: neighbouring keys share leaves (a few % at 10^5 rows a batch).
+                entries = sorted((
                     {"bank_id": bank_id, "hash_type": k[0], "value": k[1],
                      "value_digest": digests[k], "note": note, "source": source,
-                     "created_at": now, "updated_at": now} for k, note in wanted.items()]
+                     "created_at": now, "updated_at": now} for k, note in wanted.items()),
+                    key=lambda e: (e["hash_type"], e["value_digest"]))
                 if self.db.is_sqlite:
                     changed += _add_entries_sqlite(s, bank_id, entries, now)
                     continue
@@ -244,6 +248,9 @@ class ReceivedStore:
                         for i in ids])
                 changed += len(ids)
             if rows:
+                for row in rows:  # the store's own index key, whoever built the row
+                    value = row["hash_value"]
+                    row["hash_key"] = hash_key(row["hash_type"], value) if value else None
                 insert_rows(s, ReceivedRecord.__table__, rows)
             if updates:
                 _update_many(s, updates)
@@ -320,16 +327,12 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
     return out
 
 
-def _by_type(keys: list[tuple[str, str]], size: int = 1000) -> Iterator[tuple[str, list[str]]]:
-    """(hash type, up to *size* distinct sorted values) for (hash_type, value) keys: the
-    shape of every lookup through ``ix_fed_received_hash``."""
-    by_type: dict[str, set[str]] = {}
-    for kind, value in keys:
-        by_type.setdefault(kind, set()).add(value)
-    for kind, values in by_type.items():
-        listed = sorted(values)
-        for start in range(0, len(listed), size):
-            yield kind, listed[start:start + size]
+def _chunks(keys: list[tuple[str, str]], size: int = 1000) -> Iterator[list[int]]:
+    """Up to *size* distinct sorted ``hash_key``s at a time for (hash_type, value) keys: the
+    shape of every lookup through ``ix_fed_received_hash_key``."""
+    listed = sorted({hash_key(kind, value) for kind, value in keys})
+    for start in range(0, len(listed), size):
+        yield listed[start:start + size]
 
 
 def _update_many(s: Session, rows: list[dict[str, Any]]) -> None:
