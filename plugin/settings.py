@@ -133,6 +133,8 @@ class Settings:
     federation_rate_per_min: int = 3_000
     federation_allowlist_bank: str = "allowlist"
     federation_verify_workers: int = 0
+    # Records per transaction while a peer's backfill is written (plugin/federation/page_writer).
+    federation_backfill_batch: int = 50_000
     # Video and animated media (plugin/video, docs/video.md).
     video_max_bytes: int = 100 * 1024 * 1024
     video_max_duration_s: float = 600.0

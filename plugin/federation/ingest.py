@@ -35,7 +35,7 @@ records in place (``plugin.federation.release``).
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -123,25 +123,55 @@ class _Page:
             "record": orjson.dumps(record).decode()})
 
     def flush(self) -> None:
-        """Write what is pending now (the write in flight, if any, first)."""
+        """Write what is pending now (the pages gathered or in flight, if any, first)."""
         if self.writer is not None:
             self.writer.drain()
         self.take()()
 
     def take(self, superseded: list[str] | None = None,
-             cursor: tuple[str, bool] | None = None) -> Callable[[], None]:
-        """The pending writes, supersessions and *cursor* as one transaction; start afresh."""
-        fed, peer_id, source = self.fed, self.peer["id"], f"peer:{self.peer['domain']}"
-        adds = {self.bank_ids[name]: items for name, items in self.adds.items()}
-        rows, updates, stale = self.rows, self.updates, list(superseded or [])
-        checkpoint = (peer_id, *cursor) if cursor is not None else None
+             cursor: tuple[str, bool] | None = None) -> _PageWrite:
+        """The pending writes, supersessions and *cursor*, as one write; start afresh."""
+        write = _PageWrite(
+            self.fed, self.peer["id"], f"peer:{self.peer['domain']}",
+            {self.bank_ids[name]: items for name, items in self.adds.items()},
+            self.rows, self.updates, list(superseded or []), cursor)
         self.adds = defaultdict(list)
         self.rows, self.updates = [], []
+        return write
 
-        def task() -> None:
-            fed.received.received_apply(adds, source, rows, updates,
-                                        superseded=(peer_id, stale), cursor=checkpoint)
-        return task
+
+@dataclass
+class _PageWrite:
+    """One or more pages' writes, run by ``ReceivedStore.received_apply`` as one transaction
+    (the ``Batch`` a ``PageWriter`` gathers)."""
+
+    fed: Federation
+    peer_id: int
+    source: str
+    adds: dict[int, list[tuple[str, str, str | None]]]
+    rows: list[dict[str, Any]]
+    updates: list[dict[str, Any]]
+    superseded: list[str]
+    cursor: tuple[str, bool] | None
+
+    @property
+    def size(self) -> int:
+        return len(self.rows) + len(self.updates)
+
+    def absorb(self, later: _PageWrite) -> None:
+        """Append a later page: its rows after ours, its supersessions and cursor win."""
+        for bank_id, items in later.adds.items():
+            self.adds.setdefault(bank_id, []).extend(items)
+        self.rows += later.rows
+        self.updates += later.updates
+        self.superseded += later.superseded
+        self.cursor = later.cursor or self.cursor
+
+    def __call__(self) -> None:
+        self.fed.received.received_apply(
+            self.adds, self.source, self.rows, self.updates,
+            superseded=(self.peer_id, self.superseded),
+            cursor=(self.peer_id, *self.cursor) if self.cursor is not None else None)
 
 
 def _known(fed: Federation, peer: dict[str, Any], ids: list[str]) -> set[str]:
@@ -188,8 +218,11 @@ def apply_page(fed: Federation, peer: dict[str, Any], records: list[Any],
     for hash_type, value, category, record_id in fed.received.received_active_keys(
             peer["id"], list(superseding)):
         older[(hash_type, value, category)].append(record_id)
-    for key, in_flight in (writer.carry if writer is not None else {}).items():
-        older[key].extend(i for i in in_flight if i not in older[key])
+    if writer is not None:  # records of earlier pages not committed yet
+        for r in hashes:
+            key = (r["hash_type"], r["hash_value"], r["category"])
+            if pending := writer.uncommitted(key):
+                older[key].extend(i for i in pending if i not in older[key])
     superseded: list[str] = []
     this_page: dict[tuple[str, str, str], list[str]] = defaultdict(list)
 
@@ -240,12 +273,11 @@ def apply_page(fed: Federation, peer: dict[str, Any], records: list[Any],
             page.adds[name].append((record["hash_type"], record["hash_value"],
                                     f"{peer['domain']} record {record['id']}"))
             page.row(record, "active", bank=name, category=wire)
-    task = page.take(superseded, cursor)
+    write = page.take(superseded, cursor)
     if writer is None:
-        task()
+        write()
     else:
-        writer.submit(task)
-        writer.carry = dict(this_page)
+        writer.submit(write, this_page)
     return dict(page.counts)
 
 

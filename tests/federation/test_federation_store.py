@@ -181,3 +181,47 @@ def test_a_page_two_banks_supersessions_and_cursor_commit_together(tmp_path, red
     with pytest.raises(NotFound):
         svc.banks.entry_get("peer:b.test:ncii", "pdq", f"{7:064x}")
     svc.db.dispose()
+
+
+def test_backfill_batches_commit_pages_together_and_supersede_across_them(
+        tmp_path, redis_url, any_db_url) -> None:
+    """A PageWriter gathers pages into one transaction (rows and last cursor together), and a
+    hash re-asserted by a later page supersedes the earlier record whether that one is still
+    gathered, in flight or committed."""
+    from plugin.federation.ids import uuid7
+    from plugin.federation.ingest import apply_page
+    from plugin.federation.page_writer import PageWriter
+    from tests.federation.conftest import hash_record
+
+    svc = _services(tmp_path, redis_url, any_db_url)
+    fed = federation(svc)
+    peer = fed.peers.peer_get(
+        fed.peers.peer_upsert("b.test", "https://b.test", [], ["consentry/1"])["id"])
+    h = [f"{i:064x}" for i in range(5)]
+    ids = [uuid7() for _ in range(6)]
+    writer = PageWriter(batch_records=4)
+
+    def page(*pairs: tuple[int, int]) -> None:
+        records = [hash_record(id=ids[i], issuer="b.test", hash_value=h[v]) for i, v in pairs]
+        apply_page(fed, peer, records, [None] * len(records), writer=writer,
+                   cursor=(records[-1]["id"], False))
+
+    def states() -> dict[str, str]:
+        return {r["record_id"]: r["state"] for r in fed.received.received_in_state(
+            peer["id"], "active") + fed.received.received_in_state(peer["id"], "superseded")}
+
+    page((0, 1), (1, 2))  # two records: gathered, nothing written yet
+    assert writer.gathered == 2
+    assert states() == {} and fed.peers.peer_get(peer["id"])["cursor"] == peer["cursor"]
+    assert writer.uncommitted(("pdq", h[1], "ncii")) == [ids[0]]
+    page((2, 1), (3, 3))  # four: handed to the thread as one transaction
+    assert writer.gathered == 0
+    page((4, 1), (5, 4))  # h[1] a third time, while the batch before may be in flight
+    writer.drain()
+    writer.close()
+    assert states() == {ids[0]: "superseded", ids[1]: "active", ids[2]: "superseded",
+                        ids[3]: "active", ids[4]: "active", ids[5]: "active"}
+    assert fed.peers.peer_get(peer["id"])["cursor"] == ids[5]
+    assert sorted(e["value"] for e in svc.banks.entries_export("peer:b.test:ncii")) == [
+        h[1], h[2], h[3], h[4]]
+    svc.db.dispose()
