@@ -26,6 +26,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -93,8 +94,12 @@ def key_url(domain: str, key_id: str) -> str:
     return f"https://{domain}{_WELL_KNOWN}#{key_id}"
 
 
+@lru_cache(maxsize=256)
 def parse_key_url(url: str) -> tuple[str, str]:
-    """Split a key URL into ``(domain, key_id)``; raise ``ValueError`` if it is not one."""
+    """Split a key URL into ``(domain, key_id)``; raise ``ValueError`` if it is not one.
+
+    Cached: every record of a feed page names one of its issuer's few keys.
+    """
     prefix, sep, key_id = url.partition("#")
     if not sep or not prefix.startswith("https://") or not prefix.endswith(_WELL_KNOWN):
         raise ValueError(f"not a Consentry key URL: {url!r}")

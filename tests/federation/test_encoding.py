@@ -7,13 +7,17 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from plugin.federation.encoding import (
+    b58_decoded_length,
     b58decode,
     b58encode,
     b64url_decode,
     b64url_encode,
     multibase_decode,
+    multibase_decoded_length,
     multibase_encode,
 )
+
+B58 = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 
 
 def test_base58_known_values() -> None:
@@ -47,3 +51,29 @@ def test_b64url_strict(bad: str) -> None:
     # padding, impossible length, standard alphabet, non-zero trailing bits
     with pytest.raises(ValueError):
         b64url_decode(bad)
+
+
+@given(st.binary(max_size=200))
+def test_decoded_length_counts_the_bytes_encoded(data: bytes) -> None:
+    # leading zero bytes, lengths at every power of 256 and past the counting table (128)
+    assert b58_decoded_length(b58encode(data)) == len(data)
+    assert multibase_decoded_length(multibase_encode(data)) == len(data)
+
+
+@given(st.text(alphabet=B58, max_size=300))
+def test_decoded_length_of_any_base58_text_is_what_decoding_gives(text: str) -> None:
+    assert b58_decoded_length(text) == len(b58decode(text))
+
+
+def test_decoded_length_at_the_64_byte_boundaries() -> None:
+    for data in (b"\xff" * 64, b"\x01" + b"\0" * 63, b"\0" * 64, b"\0" + b"\xff" * 63,
+                 b"\x01" + b"\0" * 64, b"\xff" * 63):
+        assert b58_decoded_length(b58encode(data)) == len(data)
+
+
+@pytest.mark.parametrize("bad", ["z0OIl", "zabc!", "2NEpo7TZRRrLZSi2U"])
+def test_decoded_length_refuses_what_decoding_refuses(bad: str) -> None:
+    with pytest.raises(ValueError):
+        multibase_decode(bad)
+    with pytest.raises(ValueError):
+        multibase_decoded_length(bad)
