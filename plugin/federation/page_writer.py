@@ -27,7 +27,8 @@ What keeps it correct:
   flight, kept in memory), and the duplicate lookup needs nothing (feed ids grow: a page's
   ids are all above every earlier page's);
 * anything that reads what earlier records did (a retraction, a negative opinion, a withdraw)
-  first ``drain``s: the gathered pages are written and waited for, and an error is re-raised.
+  first ``drain``s: the gathered pages are written and waited for, and an error is re-raised;
+* once a batch failed, the pages gathered after it are dropped, never written.
 """
 
 from __future__ import annotations
@@ -110,5 +111,12 @@ class PageWriter:
 
     def _wait(self) -> None:
         pending, self._pending = self._pending, None
-        if pending is not None:
+        if pending is None:
+            return
+        try:
             pending.result()
+        except BaseException:
+            # Nothing gathered after a failed batch may commit: its cursor would skip the
+            # failed pages. The next run starts again from the last committed cursor.
+            self._gathered, self._gathered_keys = None, {}
+            raise
