@@ -25,11 +25,12 @@ Rules, in page order (the feed is ordered; create-then-retract must not run back
 see ``docs/peer-protocol.md`` §6.1) and are stored with ``proof_checked_at`` NULL.
 
 Cost (a cold sync applies 10^6 records): a page's writes are a handful of multi-row
-statements in one transaction (``ReceivedStore.received_apply``: entries, bank changes,
-received rows), with a ``PageWriter`` on a helper thread while the next page is decided; the
-duplicate lookup is skipped when every id is above the largest received (always, on a
-backfill); records are stored with orjson. ``apply_page`` with ``existing`` re-applies held
-records in place (``plugin.federation.release``).
+statements (``ReceivedStore.received_apply``: entries, bank changes, received rows), handed
+to a ``PageWriter`` that commits a backfill's pages in large batches on a helper thread while
+the next pages are decided (``_PageWrite`` merges them); the duplicate lookup is skipped
+when every id is above the largest received (always, on a backfill); records are stored with
+orjson. ``apply_page`` with ``existing`` re-applies held records in place
+(``plugin.federation.release``).
 """
 
 from __future__ import annotations

@@ -6,10 +6,9 @@ transaction as the page's (final) write, so a crash or restart repeats at most w
 committed (re-applying is idempotent: a record id already received is skipped). During a
 backfill the ``PageWriter`` commits pages in batches of ``federation_backfill_batch`` records
 (group commit: one batch's pages and its last cursor in one transaction); afterwards page by
-page.
-Pages are fetched ahead on a helper thread (``read_ahead``, a few pages deep), and a backfill
-page's structural checks start on the process pool as soon as it arrives, so the peer's
-serving, our checks and our database writes overlap during a backfill.
+page. Pages are fetched ahead on a helper thread (``read_ahead``, a few pages deep), and a
+backfill page's structural checks start on the process pool as soon as it arrives, so the
+peer's serving, our checks and our database writes overlap during a backfill.
 
 Proofs (``docs/peer-protocol.md`` §6.3): a page is the issuer's own, authenticated by its
 RFC 9421 response signature over the body's ``content-digest``. Small pages (steady state) are

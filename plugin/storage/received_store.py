@@ -97,12 +97,6 @@ class ReceivedStore:
                            if r[4] == "active" and r[5] == "hash" and (r[0], r[1]) in wanted)
         return out
 
-    def received_insert_many(self, rows: list[dict[str, Any]]) -> None:
-        """Insert rows in multi-row statements: a cold sync inserts 10^6 of these."""
-        if rows:
-            with self.db.session() as s:
-                insert_rows(s, ReceivedRecord.__table__, rows)
-
     def received_update_many(self, rows: list[dict[str, Any]]) -> None:
         """Set state, bank, category of rows (``row_id``, ``new_*``): a quarantine replay."""
         if rows:
