@@ -43,6 +43,7 @@ from typing import Any
 import orjson
 
 from plugin.errors import NotFound
+from plugin.storage.received_store import PreparedWrite
 
 from .changelog import WIRE_TO_LOCAL
 from .context import Federation
@@ -154,6 +155,7 @@ class _PageWrite:
     updates: list[dict[str, Any]]
     superseded: list[str]
     cursor: tuple[str, bool] | None
+    prepared: PreparedWrite | None = None
 
     @property
     def size(self) -> int:
@@ -168,10 +170,16 @@ class _PageWrite:
         self.superseded += later.superseded
         self.cursor = later.cursor or self.cursor
 
+    def prepare(self) -> None:
+        """What needs no database (``ReceivedStore.received_prepare``), on this thread."""
+        self.prepared = self.fed.received.received_prepare(self.adds, self.source, self.rows)
+
     def __call__(self) -> None:
-        self.fed.received.received_apply(
-            self.adds, self.source, self.rows, self.updates,
-            superseded=(self.peer_id, self.superseded),
+        if self.prepared is None:
+            self.prepare()
+        assert self.prepared is not None
+        self.fed.received.received_write(
+            self.prepared, self.updates, superseded=(self.peer_id, self.superseded),
             cursor=(self.peer_id, *self.cursor) if self.cursor is not None else None)
 
 

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import datetime
 from hashlib import blake2b
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Table, bindparam, func, select, update
@@ -27,7 +29,8 @@ from plugin.storage.federation_models import Peer, ReceivedRecord
 from plugin.storage.federation_store import checkpoint_set
 from plugin.storage.models import BankChange, BankEntry, utcnow
 
-__all__ = ["ReceivedStore", "hash_key", "insert_rows"]
+__all__ = ["BoundRows", "PreparedWrite", "ReceivedStore", "bind_rows", "hash_key", "insert_bound",
+           "insert_rows"]
 
 
 def hash_key(hash_type: str, hash_value: str) -> int:
@@ -203,49 +206,73 @@ class ReceivedStore:
 
         Entries are added as ``BankStore.entries_add`` adds them (canonical values, tombstones
         revived, the same ``bank_changes`` "add" rows), in multi-row statements. Returns how
-        many entries changed.
+        many entries changed. ``received_prepare`` + ``received_write``, on this thread.
+        """
+        return self.received_write(self.received_prepare(adds, source, rows), updates,
+                                   superseded=superseded, cursor=cursor)
+
+    def received_prepare(self, adds: dict[int, list[tuple[str, str, str | None]]],
+                         source: str, rows: list[dict[str, Any]]) -> PreparedWrite:
+        """The part of ``received_apply`` that needs no database: canonical values, digests,
+        hash keys and the bound parameters of every row.
+
+        Why separate: a sync's writer thread shares the interpreter lock with the thread that
+        decides pages; preparing a batch on the deciding thread leaves the writer thread to
+        SQLite, which runs without the lock (``plugin.federation.page_writer``).
         """
         from plugin.hashing.types import hash_type
         from plugin.storage.banks import value_digest
 
+        now = utcnow()
+        dialect = self.db.engine.dialect
+        banks = []
+        kinds: dict[str, Any] = {}
+        for bank_id, items in adds.items():
+            wanted: dict[tuple[str, str], str | None] = {}
+            for kind_name, value, note in items:
+                kind = kinds.get(kind_name) or kinds.setdefault(kind_name, hash_type(kind_name))
+                wanted.setdefault((kind.name, kind.canonical(value)), note)
+            if not wanted:
+                continue
+            # In index order: neighbouring keys share leaves (a few % at 10^5 rows a batch).
+            entries = sorted((
+                {"bank_id": bank_id, "hash_type": k[0], "value": k[1],
+                 "value_digest": value_digest(k[1]), "note": note, "source": source,
+                 "created_at": now, "updated_at": now} for k, note in wanted.items()),
+                key=operator.itemgetter("hash_type", "value_digest"))
+            banks.append((bank_id, entries, bind_rows(dialect, BankEntry.__table__, entries)))
+        for row in rows:  # the store's own index key, whoever built the row
+            value = row["hash_value"]
+            row["hash_key"] = hash_key(row["hash_type"], value) if value else None
+        return PreparedWrite(now, banks, bind_rows(dialect, ReceivedRecord.__table__, rows))
+
+    def received_write(self, prepared: PreparedWrite, updates: list[dict[str, Any]], *,
+                       superseded: tuple[int, list[str]] | None = None,
+                       cursor: tuple[int, str, bool] | None = None) -> int:
+        """Run a prepared write, *updates*, *superseded* and *cursor* in one transaction."""
         changed = 0
+        now = prepared.now
         with self.db.bulk_session() as s:  # its WAL checkpoint runs off this thread
-            now = utcnow()
-            for bank_id, items in adds.items():
-                wanted: dict[tuple[str, str], str | None] = {}
-                for kind_name, value, note in items:
-                    kind = hash_type(kind_name)
-                    wanted.setdefault((kind.name, kind.canonical(value)), note)
-                if not wanted:
-                    continue
-                digests = {k: value_digest(k[1]) for k in wanted}
-                # In index order: neighbouring keys share leaves (a few % at 10^5 rows a batch).
-                entries = sorted((
-                    {"bank_id": bank_id, "hash_type": k[0], "value": k[1],
-                     "value_digest": digests[k], "note": note, "source": source,
-                     "created_at": now, "updated_at": now} for k, note in wanted.items()),
-                    key=lambda e: (e["hash_type"], e["value_digest"]))
+            for bank_id, entries, bound in prepared.banks:
                 if self.db.is_sqlite:
-                    changed += _add_entries_sqlite(s, bank_id, entries, now)
+                    changed += _add_entries_sqlite(s, bank_id, entries, bound, now)
                     continue
-                added = insert_rows(s, BankEntry.__table__, entries,
-                                    on_conflict=("bank_id", "hash_type", "value_digest"),
-                                    returning=("id", "hash_type", "value_digest"))
+                added = insert_bound(s, BankEntry.__table__, bound,
+                                     on_conflict=("bank_id", "hash_type", "value_digest"),
+                                     returning=("id", "hash_type", "value_digest"))
                 ids = [r[0] for r in added]
                 inserted = {(r[1], r[2]) for r in added}
                 # Only a key already present (live or tombstoned) can need reviving.
-                present = [k for k in wanted if (k[0], digests[k]) not in inserted]
+                present = [(e["hash_type"], e["value"]) for e in entries
+                           if (e["hash_type"], e["value_digest"]) not in inserted]
                 ids += _revive(s, bank_id, present, now) if present else []
                 if ids:
                     insert_rows(s, BankChange.__table__, [
                         {"bank_id": bank_id, "entry_id": i, "op": "add", "at": now}
                         for i in ids])
                 changed += len(ids)
-            if rows:
-                for row in rows:  # the store's own index key, whoever built the row
-                    value = row["hash_value"]
-                    row["hash_key"] = hash_key(row["hash_type"], value) if value else None
-                insert_rows(s, ReceivedRecord.__table__, rows)
+            if prepared.rows.values:
+                insert_bound(s, ReceivedRecord.__table__, prepared.rows)
             if updates:
                 _update_many(s, updates)
             if superseded and superseded[1]:
@@ -266,25 +293,79 @@ class ReceivedStore:
             bank_id, [EntryInput(kind, value, note, source=source) for kind, value, note in items])
 
 
+@dataclass
+class BoundRows:
+    """Rows as the driver takes them: column names and, per row, the bound values."""
+
+    columns: list[str]
+    values: list[tuple[Any, ...]]
+
+
+@dataclass
+class PreparedWrite:
+    """``received_prepare``'s output: per bank (id, entry dicts, bound entries), and the
+    bound received rows."""
+
+    now: datetime
+    banks: list[tuple[int, list[dict[str, Any]], BoundRows]]
+    rows: BoundRows
+
+
+def bind_rows(dialect: Any, table: Table, rows: list[dict[str, Any]]) -> BoundRows:
+    """*rows* (same keys each) as the values each column type's bind processor makes of them
+    (e.g. SQLite's datetime-to-text), so the stored bytes are the same as an ORM insert's."""
+    if not rows:
+        return BoundRows([], [])
+    columns = list(rows[0])
+    procs = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+    get = operator.itemgetter(*columns)
+    fix = [(i, p) for i, p in enumerate(procs) if p is not None]
+    if not fix:
+        return BoundRows(columns, [get(row) if len(columns) > 1 else (get(row),)
+                                   for row in rows])
+    memo: dict[int, tuple[Any, Any]] = {}  # a page's rows share their timestamps: convert once
+    out: list[tuple[Any, ...]] = []
+    for row in rows:
+        values = list(get(row)) if len(columns) > 1 else [get(row)]
+        for i, process in fix:
+            value = values[i]
+            seen = memo.get(i)
+            if seen is not None and seen[0] is value:
+                values[i] = seen[1]
+            else:
+                values[i] = process(value)
+                memo[i] = (value, values[i])
+        out.append(tuple(values))
+    return BoundRows(columns, out)
+
+
 def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
                 on_conflict: tuple[str, ...] = (), returning: tuple[str, ...] = (),
                 chunk: int = 2000) -> list[Any]:
     """INSERT *rows* (same keys each) as multi-row VALUES statements, on any dialect.
 
     What SQLAlchemy's "insertmanyvalues" does, without its per-row bookkeeping (a third of a
-    cold sync's time went there): values pass through each column type's own bind processor
-    (e.g. SQLite's datetime-to-text), so the stored bytes are the same as an ORM insert's.
+    cold sync's time went there): ``bind_rows``, then ``insert_bound``.
+    """
+    bound = bind_rows(session.connection().dialect, table, rows)
+    return insert_bound(session, table, bound, on_conflict=on_conflict, returning=returning,
+                        chunk=chunk)
+
+
+def insert_bound(session: Session, table: Table, bound: BoundRows, *,
+                 on_conflict: tuple[str, ...] = (), returning: tuple[str, ...] = (),
+                 chunk: int = 2000) -> list[Any]:
+    """INSERT bound rows as multi-row VALUES statements.
+
     ``ON CONFLICT (...) DO NOTHING`` and ``RETURNING`` are spelled the same by SQLite (3.35+)
     and PostgreSQL; with *returning*, those columns of the inserted rows (tuples).
     """
-    if not rows:
+    if not bound.values:
         return []
     conn = session.connection()
-    dialect = conn.dialect
-    quote = dialect.identifier_preparer.quote
-    columns = list(rows[0])
-    procs = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
-    mark = _mark(dialect)
+    quote = conn.dialect.identifier_preparer.quote
+    columns = bound.columns
+    mark = _mark(conn.dialect)
     group = "(" + ", ".join([mark] * len(columns)) + ")"
     head = f"INSERT INTO {table.name} (" + ", ".join(quote(c) for c in columns) + ") VALUES "
     tail = ""
@@ -296,26 +377,11 @@ def insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], *,
     # the interpreter lock, and under a busy main thread each retake waits (bounded by the
     # 32,766 parameters SQLite 3.32+ takes, and PostgreSQL's 65,535).
     chunk = max(1, min(chunk, 30_000 // len(columns)))
-    get = operator.itemgetter(*columns)
-    fix = [(i, p) for i, p in enumerate(procs) if p is not None]
-    memo: dict[int, tuple[Any, Any]] = {}  # a page's rows share their timestamps: convert once
     out: list[Any] = []
-    for start in range(0, len(rows), chunk):
-        part = rows[start:start + chunk]
-        flat: list[Any] = []
-        for row in part:
-            values = list(get(row)) if len(columns) > 1 else [get(row)]
-            for i, process in fix:
-                value = values[i]
-                seen = memo.get(i)
-                if seen is not None and seen[0] is value:
-                    values[i] = seen[1]
-                else:
-                    values[i] = process(value)
-                    memo[i] = (value, values[i])
-            flat.extend(values)
+    for start in range(0, len(bound.values), chunk):
+        part = bound.values[start:start + chunk]
         result = conn.exec_driver_sql(head + ", ".join([group] * len(part)) + tail,
-                                      tuple(flat))
+                                      tuple(chain.from_iterable(part)))
         if returning:
             out.extend(tuple(r) for r in result)
     return out
@@ -349,7 +415,7 @@ def _mark(dialect: Any) -> str:
 
 
 def _add_entries_sqlite(s: Session, bank_id: int, entries: list[dict[str, Any]],
-                        now: datetime) -> int:
+                        bound: BoundRows, now: datetime) -> int:
     """Insert entries, revive tombstoned ones, log an "add" per change; count the changes.
 
     The same outcome as the RETURNING path, without returning a row per entry: pysqlite
@@ -365,8 +431,8 @@ def _add_entries_sqlite(s: Session, bank_id: int, entries: list[dict[str, Any]],
     at = BankChange.__table__.c.at.type._cached_bind_processor(conn.dialect)
     stamp = at(now) if at else now
     before = conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM bank_entries").scalar()
-    insert_rows(s, BankEntry.__table__, entries,
-                on_conflict=("bank_id", "hash_type", "value_digest"))
+    insert_bound(s, BankEntry.__table__, bound,
+                 on_conflict=("bank_id", "hash_type", "value_digest"))
     added = conn.exec_driver_sql(
         "INSERT INTO bank_changes (bank_id, entry_id, op, at) SELECT bank_id, id, 'add', "
         # "+bank_id": compare, never search by it; the bank's index would read every entry

@@ -15,6 +15,7 @@ class Pages:
     def __init__(self, log: list[list[int]], *pages: int, broken: bool = False,
                  gate: threading.Event | None = None) -> None:
         self.log, self.pages, self.broken, self.gate = log, list(pages), broken, gate
+        self.prepared_on: str | None = None
 
     @property
     def size(self) -> int:
@@ -25,7 +26,11 @@ class Pages:
         self.broken = self.broken or later.broken
         self.gate = self.gate or later.gate
 
+    def prepare(self) -> None:
+        self.prepared_on = threading.current_thread().name
+
     def __call__(self) -> None:
+        assert self.prepared_on == "MainThread"  # prepared by the submitter, before the write
         if self.gate is not None:
             self.gate.wait(5)
         if self.broken:
