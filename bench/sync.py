@@ -244,7 +244,7 @@ def propagation(a: Node, b: Node, rounds: int) -> list[float]:
     finally:
         worker.terminate()
         worker.wait(10)
-    q = statistics.quantiles(delays, n=20)
+    q = statistics.quantiles(delays, n=20) if len(delays) > 1 else delays * 19
     print(f"propagation A->B ({rounds} rounds, publish+nudge+worker pull): "
           f"p50 {statistics.median(delays):.2f} s, p95 {q[18]:.2f} s, max {max(delays):.2f} s"
           f"  (baseline: periodic poll every 60 s -> mean 30 s)", flush=True)
