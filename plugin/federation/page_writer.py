@@ -15,8 +15,9 @@ commit. One page of 1,000 records per commit writes about one leaf per record on
 are large; 50 pages per commit write each touched leaf once for all of them. Measured on the
 real schema at 10^6 random-hash records: 72 µs of SQLite per record committing every 1,000,
 31 µs committing every 50,000 (``docs/federation.md``). A sync run therefore hands
-``batch_records`` worth of pages (``federation_backfill_batch``, 50,000: about 100 MB of
-pending rows) to the thread in one transaction while it backfills; a steady-state run (small
+``batch_records`` worth of pages (``federation_backfill_batch``, 50,000; the process peaks
+about 480 MB above its resting size in a 10^6-record backfill) to the thread in one
+transaction while it backfills; a steady-state run (small
 pages, flood counting wants every page committed) writes page by page.
 
 What keeps it correct:
