@@ -266,10 +266,7 @@ class ReceivedStore:
                 present = [(e["hash_type"], e["value"]) for e in entries
                            if (e["hash_type"], e["value_digest"]) not in inserted]
                 ids += _revive(s, bank_id, present, now) if present else []
-                if ids:
-                    insert_rows(s, BankChange.__table__, [
-                        {"bank_id": bank_id, "entry_id": i, "op": "add", "at": now}
-                        for i in ids])
+                _log_adds(s, bank_id, ids, now)
                 changed += len(ids)
             if prepared.rows.values:
                 insert_bound(s, ReceivedRecord.__table__, prepared.rows)
@@ -320,9 +317,6 @@ def bind_rows(dialect: Any, table: Table, rows: list[dict[str, Any]]) -> BoundRo
     procs = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
     get = operator.itemgetter(*columns)
     fix = [(i, p) for i, p in enumerate(procs) if p is not None]
-    if not fix:
-        return BoundRows(columns, [get(row) if len(columns) > 1 else (get(row),)
-                                   for row in rows])
     memo: dict[int, tuple[Any, Any]] = {}  # a page's rows share their timestamps: convert once
     out: list[tuple[Any, ...]] = []
     for row in rows:
@@ -443,10 +437,15 @@ def _add_entries_sqlite(s: Session, bank_id: int, entries: list[dict[str, Any]],
     # Some keys were present already: those tombstoned come back (few rows, if any).
     present = [(e["hash_type"], e["value"]) for e in entries]
     revived = _revive(s, bank_id, present, now)
-    if revived:
-        insert_rows(s, BankChange.__table__, [
-            {"bank_id": bank_id, "entry_id": i, "op": "add", "at": now} for i in revived])
+    _log_adds(s, bank_id, revived, now)
     return added + len(revived)
+
+
+def _log_adds(s: Session, bank_id: int, entry_ids: list[int], now: datetime) -> None:
+    """One ``bank_changes`` "add" per entry id, as ``BankStore`` logs each added entry."""
+    if entry_ids:
+        insert_rows(s, BankChange.__table__, [
+            {"bank_id": bank_id, "entry_id": i, "op": "add", "at": now} for i in entry_ids])
 
 
 def _revive(s: Session, bank_id: int, keys: list[tuple[str, str]], now: datetime) -> list[int]:
