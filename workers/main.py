@@ -1,7 +1,9 @@
 """The worker entry point: ``consentry worker [QUEUES]``.
 
 Runs an RQ ``SimpleWorker`` (jobs execute in this process, so models and the bank index are
-loaded once) with RQ's scheduler enabled (retries with back-off are scheduled jobs).
+loaded once) with RQ's scheduler enabled (retries with back-off are scheduled jobs). It claims
+jobs atomically (``workers.claiming``) and, on start, requeues what dead workers held
+(``workers.recovery``): a ``kill -9`` at any instant loses no job.
 Many workers on many hosts can share one Redis; each takes jobs from the queues it is given.
 """
 
@@ -9,11 +11,11 @@ from __future__ import annotations
 
 import logging
 
-from rq import SimpleWorker
 from rq.serializers import JSONSerializer
 
-from plugin.queueing import QUEUE_NAMES, queue
+from plugin.queueing import QUEUE_NAMES
 from workers import context
+from workers.claiming import ClaimingWorker
 from workers.recovery import requeue_abandoned
 
 
@@ -27,7 +29,6 @@ def run_worker(queue_names: list[str] | None = None, *, burst: bool = False) -> 
     svc = context.services()
     if "scan" in names:
         context.scan_context().matcher.warm()
-    queues = [queue(n, svc.redis) for n in names]
-    requeue_abandoned(queues)  # a worker that died mid-job: its jobs run again now
-    worker = SimpleWorker(queues, connection=svc.redis, serializer=JSONSerializer)
+    worker = ClaimingWorker(names, connection=svc.redis, serializer=JSONSerializer)
+    requeue_abandoned(worker.queues)  # a worker that died mid-job: its jobs run again now
     return worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
