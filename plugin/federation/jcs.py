@@ -184,11 +184,13 @@ def serialize_number(value: float) -> str:
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise CanonicalizationError(f"duplicate member name {key!r}")
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # then find the name to report (the rare path)
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise CanonicalizationError(f"duplicate member name {key!r}")
+            seen.add(key)
     return out
 
 

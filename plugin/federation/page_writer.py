@@ -68,8 +68,6 @@ class PageWriter:
         #: hash key -> record ids still active among the pages gathered / in flight
         self._gathered_keys: dict[Key, list[str]] = {}
         self._flight_keys: dict[Key, list[str]] = {}
-        #: bank name -> id, resolved once per run instead of once per page
-        self.bank_ids: dict[str, int] = {}
 
     @property
     def gathered(self) -> int:

@@ -143,7 +143,8 @@ def _structure(record: Any, clock: Callable[[], float]
     proof = record.get("proof")
     if not isinstance(proof, Mapping):
         raise MalformedSignature("record has no proof object")
-    document = {k: v for k, v in record.items() if k != "proof"}
+    document = dict(record)
+    del document["proof"]
     validate_record(document)
 
     if _proof_str(proof, "type") != PROOF_TYPE:

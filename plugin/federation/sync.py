@@ -45,7 +45,7 @@ from plugin.errors import ConsentryError
 from .client import FeedPage, PeerClient
 from .context import Federation
 from .errors import InvalidRequest, PeerRateLimited
-from .ingest import apply_page
+from .ingest import RunMemo, apply_page
 from .jcs import loads as strict_loads
 from .page_writer import PageWriter
 from .read_ahead import read_ahead
@@ -193,6 +193,7 @@ def _sync_peer(fed: Federation, peer_id: int, *, max_pages: int | None,
     # every page is committed before the next is decided, as flood counting expects.
     backfill = peer["backfilled_at"] is None
     writer = PageWriter(fed.settings.federation_backfill_batch if backfill else 1)
+    memo = RunMemo()
     fetched = 0
 
     def follow(item: tuple[FeedPage, Any]) -> str | None:
@@ -221,7 +222,8 @@ def _sync_peer(fed: Federation, peer_id: int, *, max_pages: int | None,
                 summary["unchecked"] += checked.count(False)
                 for key, n in apply_page(fed, peer, page.records, verdicts,
                                          quarantine=quarantine, checked=checked, writer=writer,
-                                         cursor=(page.next, not page.has_more)).items():
+                                         memo=memo, cursor=(page.next, not page.has_more)
+                                         ).items():
                     counts[key] = counts.get(key, 0) + n
                 summary["pages"] += 1
                 summary["records"] += len(page.records)

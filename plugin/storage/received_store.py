@@ -241,9 +241,10 @@ class ReceivedStore:
                  "created_at": now, "updated_at": now} for k, note in wanted.items()),
                 key=operator.itemgetter("hash_type", "value_digest"))
             banks.append((bank_id, entries, bind_rows(dialect, BankEntry.__table__, entries)))
-        for row in rows:  # the store's own index key, whoever built the row
-            value = row["hash_value"]
-            row["hash_key"] = hash_key(row["hash_type"], value) if value else None
+        for row in rows:  # the store's own index key, where the row does not carry it
+            if row.get("hash_key") is None:
+                value = row["hash_value"]
+                row["hash_key"] = hash_key(row["hash_type"], value) if value else None
         return PreparedWrite(now, banks, bind_rows(dialect, ReceivedRecord.__table__, rows))
 
     def received_write(self, prepared: PreparedWrite, updates: list[dict[str, Any]], *,

@@ -187,9 +187,10 @@ def test_backfill_batches_commit_pages_together_and_supersede_across_them(
         tmp_path, redis_url, any_db_url) -> None:
     """A PageWriter gathers pages into one transaction (rows and last cursor together), and a
     hash re-asserted by a later page supersedes the earlier record whether that one is still
-    gathered, in flight or committed."""
+    gathered, in flight or committed, or was stored by an earlier run (the run's memo looks
+    up only hashes this run has sent, until the peer had rows before the run)."""
     from plugin.federation.ids import uuid7
-    from plugin.federation.ingest import apply_page
+    from plugin.federation.ingest import RunMemo, apply_page
     from plugin.federation.page_writer import PageWriter
     from tests.federation.conftest import hash_record
 
@@ -198,12 +199,12 @@ def test_backfill_batches_commit_pages_together_and_supersede_across_them(
     peer = fed.peers.peer_get(
         fed.peers.peer_upsert("b.test", "https://b.test", [], ["consentry/1"])["id"])
     h = [f"{i:064x}" for i in range(5)]
-    ids = [uuid7() for _ in range(6)]
-    writer = PageWriter(batch_records=4)
+    ids = [uuid7() for _ in range(9)]
+    writer, memo = PageWriter(batch_records=4), RunMemo()
 
     def page(*pairs: tuple[int, int]) -> None:
         records = [hash_record(id=ids[i], issuer="b.test", hash_value=h[v]) for i, v in pairs]
-        apply_page(fed, peer, records, [None] * len(records), writer=writer,
+        apply_page(fed, peer, records, [None] * len(records), writer=writer, memo=memo,
                    cursor=(records[-1]["id"], False))
 
     def states() -> dict[str, str]:
@@ -218,10 +219,17 @@ def test_backfill_batches_commit_pages_together_and_supersede_across_them(
     assert writer.gathered == 0
     page((4, 1), (5, 4))  # h[1] a third time, while the batch before may be in flight
     writer.drain()
+    page((6, 2))  # h[2] again: its record ids[1] was committed by this run
     writer.close()
-    assert states() == {ids[0]: "superseded", ids[1]: "active", ids[2]: "superseded",
-                        ids[3]: "active", ids[4]: "active", ids[5]: "active"}
-    assert fed.peers.peer_get(peer["id"])["cursor"] == ids[5]
+    assert states() == {ids[0]: "superseded", ids[1]: "superseded", ids[2]: "superseded",
+                        ids[3]: "active", ids[4]: "active", ids[5]: "active", ids[6]: "active"}
+    assert fed.peers.peer_get(peer["id"])["cursor"] == ids[6]
     assert sorted(e["value"] for e in svc.banks.entries_export("peer:b.test:ncii")) == [
         h[1], h[2], h[3], h[4]]
+    assert memo.stored_before is False and len(memo.hash_keys) == 4
+    writer, memo = PageWriter(batch_records=4), RunMemo()  # the next run
+    page((7, 3), (8, 0))  # h[3] was asserted by ids[3], in the run before
+    writer.close()
+    assert memo.stored_before is True
+    assert states()[ids[3]] == "superseded" and states()[ids[7]] == "active"
     svc.db.dispose()
