@@ -43,7 +43,7 @@ from typing import Any
 import orjson
 
 from plugin.errors import NotFound
-from plugin.storage.received_store import PreparedWrite, hash_key
+from plugin.storage.received_store import PreparedWrite, hash_keys
 
 from .changelog import WIRE_TO_LOCAL
 from .context import Federation
@@ -85,12 +85,12 @@ class RunMemo:
     stored_before: bool | None = None  # the peer had received rows when the run began
     hash_keys: set[int] = field(default_factory=set)  # hash_key of every hash record seen
 
-    def may_be_stored(self, keys: dict[tuple[str, str], int]) -> list[tuple[str, str]]:
+    def may_be_stored(self, keys: dict[tuple[str, str], int]) -> dict[tuple[str, str], int]:
         """Of these (hash_type, hash_value) pairs (with their ``hash_key``), those an earlier
         record of this peer may assert."""
         if self.stored_before:
-            return list(keys)
-        return [k for k, key in keys.items() if key in self.hash_keys]
+            return keys
+        return {pair: key for pair, key in keys.items() if key in self.hash_keys}
 
 
 class _Page:
@@ -257,10 +257,9 @@ def apply_page(fed: Federation, peer: dict[str, Any], records: list[Any],
               and r.get("type") == "hash" and r["id"] not in known]
     popular = fed.received.local_media_counts(
         "sha256", [r["hash_value"] for r in hashes if r["hash_type"] == "sha256"])
-    # each pair's index key, computed once: for the memo's filter and for the stored rows
-    pairs = {(r["hash_type"], r["hash_value"]) for r in hashes}
-    page.hash_keys = {pair: hash_key(*pair) for pair in pairs}
-    lookup = list(page.hash_keys) if memo is None else memo.may_be_stored(page.hash_keys)
+    # each pair's index key, computed once: for the lookup, the memo and the stored rows
+    page.hash_keys = hash_keys((r["hash_type"], r["hash_value"]) for r in hashes)
+    lookup = page.hash_keys if memo is None else memo.may_be_stored(page.hash_keys)
     older: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     for hash_type, value, category, record_id in (fed.received.received_active_keys(
             peer["id"], lookup) if lookup else ()):

@@ -9,9 +9,8 @@ whenever it was longer than applying a page (measured in a cold sync: the main t
 page N+1 while page N+2 is served, and the consumer find pages ready.
 
 Errors travel in order: a fetch that fails is raised to the consumer where its result would
-have been, after every result before it; nothing after it is fetched. Closing the iterator
-(``with closing(...)``, or leaving a ``for`` loop by break or error) stops the thread after the
-fetch in progress.
+have been, after every result before it; nothing after it is fetched. Leaving the ``with``
+block (at the end, by break or by error) stops the thread after the fetch in progress.
 """
 
 from __future__ import annotations

@@ -14,7 +14,7 @@ the rows found; given ``state = 'active'``, SQLite would read every active row i
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from hashlib import blake2b
@@ -29,14 +29,19 @@ from plugin.storage.federation_models import Peer, ReceivedRecord
 from plugin.storage.federation_store import checkpoint_set
 from plugin.storage.models import BankChange, BankEntry, utcnow
 
-__all__ = ["BoundRows", "PreparedWrite", "ReceivedStore", "bind_rows", "hash_key", "insert_bound",
-           "insert_rows"]
+__all__ = ["BoundRows", "PreparedWrite", "ReceivedStore", "bind_rows", "hash_key", "hash_keys",
+           "insert_bound", "insert_rows"]
 
 
 def hash_key(hash_type: str, hash_value: str) -> int:
     """What ``ix_fed_received_hash_key`` indexes: BLAKE2b-64 of "type:value", signed (BIGINT)."""
     digest = blake2b(f"{hash_type}:{hash_value}".encode(), digest_size=8).digest()
     return int.from_bytes(digest, "big", signed=True)
+
+
+def hash_keys(pairs: Iterable[tuple[str, str]]) -> dict[tuple[str, str], int]:
+    """Each distinct (hash_type, hash_value) pair with its ``hash_key``."""
+    return {pair: hash_key(*pair) for pair in set(pairs)}
 
 
 class ReceivedStore:
@@ -73,7 +78,7 @@ class ReceivedStore:
         wanted, out = set(keys), []
         t = ReceivedRecord.__table__
         with self.db.session() as s:
-            for part in _chunks(keys):
+            for part in _chunks(hash_keys(keys).values()):
                 rows = s.execute(select(*[t.c[c] for c in _RECEIVED_COLUMNS]).where(
                     t.c.peer_id == peer_id, t.c.hash_key.in_(part)))
                 out.extend(dict(r._mapping) for r in rows
@@ -81,15 +86,18 @@ class ReceivedStore:
                            and (r.hash_type, r.hash_value) in wanted)
         return out
 
-    def received_active_keys(self, peer_id: int, keys: list[tuple[str, str]]
+    def received_active_keys(self, peer_id: int, keys: dict[tuple[str, str], int]
                              ) -> list[tuple[str, str, str, str]]:
         """(hash_type, hash_value, category, record_id) of *peer_id*'s active hash records
-        for these (hash_type, hash_value) pairs: the supersede lookup of every feed page."""
+        for these (hash_type, hash_value) pairs: the supersede lookup of every feed page.
+
+        *keys* maps each pair to its ``hash_key`` (``hash_keys(pairs)``): a page computes
+        them once, for this lookup and for the rows it stores."""
         wanted, out = set(keys), []
         with self.db.session() as s:
             conn = s.connection()
             mark = _mark(conn.dialect)
-            for part in _chunks(keys):
+            for part in _chunks(keys.values()):
                 # Driver SQL: SQLAlchemy's expanding IN compiles 1,000 parameters per page in
                 # Python, 5% of a cold sync's interpreter time. Same index probes.
                 rows = conn.exec_driver_sql(
@@ -173,7 +181,7 @@ class ReceivedStore:
             peers = list(s.scalars(select(Peer.id)))
             wanted = set(banks_values)  # state is filtered here, or the planner takes its index
             out = []
-            for part in _chunks([(t, v) for _, t, v in banks_values]):
+            for part in _chunks(hash_keys((t, v) for _, t, v in banks_values).values()):
                 rows = s.scalars(select(ReceivedRecord).where(
                     ReceivedRecord.peer_id.in_(peers), ReceivedRecord.hash_key.in_(part)))
                 out.extend(_received(r) for r in rows if r.state == "active"
@@ -382,10 +390,10 @@ def insert_bound(session: Session, table: Table, bound: BoundRows, *,
     return out
 
 
-def _chunks(keys: list[tuple[str, str]], size: int = 1000) -> Iterator[list[int]]:
-    """Up to *size* distinct sorted ``hash_key``s at a time for (hash_type, value) keys: the
-    shape of every lookup through ``ix_fed_received_hash_key``."""
-    listed = sorted({hash_key(kind, value) for kind, value in keys})
+def _chunks(keys: Iterable[int], size: int = 1000) -> Iterator[list[int]]:
+    """Up to *size* distinct sorted ``hash_key``s at a time: the shape of every lookup
+    through ``ix_fed_received_hash_key``."""
+    listed = sorted(set(keys))
     for start in range(0, len(listed), size):
         yield listed[start:start + size]
 

@@ -14,6 +14,7 @@ from plugin.federation.context import federation
 from plugin.federation.records import verify_record
 from plugin.services import Services
 from plugin.storage.banks import EntryInput
+from plugin.storage.received_store import hash_keys
 from tests.conftest import make_settings
 
 
@@ -113,7 +114,8 @@ def test_page_writes_and_proof_bookkeeping(tmp_path, redis_url, any_db_url) -> N
     assert values == [old, live, new]
     assert svc.banks.entry_get("peer:b.test:ncii", "pdq", new)["source"] == "peer:b.test"
 
-    keys = fed.received.received_active_keys(peer["id"], [("pdq", old), ("pdq", live)])
+    keys = fed.received.received_active_keys(
+        peer["id"], hash_keys([("pdq", old), ("pdq", live)]))
     assert keys == [("pdq", old, "ncii", "rec-1")]  # rec-3 is not active
     assert fed.received.received_max_record_id(peer["id"]) == "rec-3"
 
@@ -166,7 +168,7 @@ def test_a_page_two_banks_supersessions_and_cursor_commit_together(tmp_path, red
         ids = {svc.banks.entry_get(f"peer:b.test:{name}", "pdq", v)["id"] for v in expected}
         assert ids <= {entry for _, _, entry in logged}
     assert len({entry for _, _, entry in logged}) == 5
-    assert fed.received.received_active_keys(peer["id"], [("pdq", gone)]) == [
+    assert fed.received.received_active_keys(peer["id"], hash_keys([("pdq", gone)])) == [
         ("pdq", gone, "spam", "rec-1")]  # rec-0 superseded in the same write
     stored = fed.peers.peer_get(peer["id"])
     assert stored["cursor"] == "rec-1" and stored["backfilled_at"] is not None

@@ -8,7 +8,7 @@ from alembic.config import Config
 from sqlalchemy import create_engine, inspect, text
 
 from plugin.storage.database import MIGRATIONS, Database
-from plugin.storage.received_store import ReceivedStore, hash_key
+from plugin.storage.received_store import ReceivedStore, hash_key, hash_keys
 
 
 def _alembic(engine) -> Config:
@@ -49,7 +49,8 @@ def test_hash_keys_are_filled_in_and_found(any_db_url) -> None:
     assert keys == {**{f"rec-{n}": hash_key("pdq", v) for n, v in enumerate(values)},
                     "consent-1": None}
     store = ReceivedStore(Database(any_db_url))
-    found = store.received_active_keys(peer_id, [("pdq", values[3]), ("pdq", "e" * 64)])
+    found = store.received_active_keys(
+        peer_id, hash_keys([("pdq", values[3]), ("pdq", "e" * 64)]))
     assert found == [("pdq", values[3], "ncii", "rec-3")]
     assert [r["record_id"] for r in store.received_active_for(peer_id, [("pdq", values[5])])] \
         == ["rec-5"]
